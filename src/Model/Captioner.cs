@@ -1,0 +1,95 @@
+using CaptionService.Model.Generation;
+using CaptionService.Model.Text;
+using CaptionService.Model.Vision;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model;
+
+/// <summary>Parameter counts by part, as <c>captioner inspect</c> prints them.</summary>
+public sealed record ParameterCounts(long Encoder, long Decoder, long CrossAttention)
+{
+    public long Total => Encoder + Decoder + CrossAttention;
+}
+
+/// <summary>
+/// The whole captioner: a ViT <c>encoder</c> and a GPT-2 <c>decoder</c> whose blocks cross-attend to
+/// the image. Parameter names are those of HF's VisionEncoderDecoderModel
+/// (<c>encoder.*</c>, <c>decoder.transformer.*</c>), with timm names inside the encoder for the
+/// timm layout.
+/// </summary>
+public sealed class Captioner : nn.Module
+{
+    private readonly VisionEncoder encoder;
+    private readonly TextDecoder decoder;
+
+    public ModelConfig Config { get; }
+
+    public Captioner(ModelConfig config) : base(nameof(Captioner))
+    {
+        Config = config.EnsureValid();
+        encoder = new VisionEncoder(config);
+        decoder = new TextDecoder(config);
+        register_module("encoder", encoder);
+        register_module("decoder", decoder);
+        InitializeWeights();
+    }
+
+    public TextDecoder Decoder => decoder;
+
+    public Device Device => decoder.Blocks[0].Cross.parameters().First().device;
+    public ScalarType DType => decoder.Blocks[0].Cross.parameters().First().dtype;
+
+    /// <summary>Teacher-forced logits. pixels [B, 3, S, S], tokens [B, T] -> [B, T, V].</summary>
+    public Tensor forward(Tensor pixels, Tensor tokens) => decoder.forward(tokens, encoder.forward(pixels));
+
+    /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
+    public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
+
+    /// <summary>Teacher-forced logits from already-encoded images: [B, T, V].</summary>
+    public Tensor Logits(Tensor tokens, IReadOnlyList<Tensor> encoderStates) => decoder.forward(tokens, encoderStates);
+
+    /// <summary>A cache for decoding up to <paramref name="capacity"/> positions per sequence.</summary>
+    public KvCache StartDecoding(IReadOnlyList<Tensor> encoderStates, int capacity) =>
+        new(decoder, encoderStates, capacity, Config.DecoderHeads);
+
+    /// <summary>One cached decoding step: tokens [B] -> next-token logits [B, V].</summary>
+    public Tensor Step(Tensor tokens, KvCache cache) => decoder.Step(tokens, cache);
+
+    /// <summary>True for the new layers joining the two stacks (cross-attention and its norm).</summary>
+    public static bool IsCrossAttention(string parameterName) =>
+        parameterName.Contains(".crossattention.") || parameterName.Contains(".ln_cross_attn.");
+
+    public ParameterCounts CountParameters()
+    {
+        long enc = 0, dec = 0, cross = 0;
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.StartsWith("encoder.")) enc += p.numel();
+            else if (IsCrossAttention(name)) cross += p.numel();
+            else dec += p.numel();
+        }
+        return new ParameterCounts(enc, dec, cross);
+    }
+
+    /// <summary>GPT-2's init for the decoder (normal 0.02, residual projections scaled by
+    /// 1/sqrt(2L), positions 0.01), normal 0.02 for the new cross-attention and the ViT's linear
+    /// layers and tokens, zero biases, unit norms. Pretrained imports overwrite most of it.</summary>
+    private void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        double residualStd = 0.02 / Math.Sqrt(2 * Config.DecoderLayers);
+        foreach (var (name, p) in named_parameters())
+        {
+            bool isNorm = p.dim() == 1 && (name.Contains("norm") || name.Contains("ln_"));
+            if (isNorm) { _ = name.EndsWith(".weight") ? p.fill_(1) : p.zero_(); continue; }
+            if (name.EndsWith(".bias")) { p.zero_(); continue; }
+            if (name.Contains("patch_embed")) continue; // keep Conv2d's default (Kaiming-uniform) init
+            double std = name.EndsWith(".wpe.weight") ? 0.01
+                : !IsCrossAttention(name) && name.StartsWith("decoder.") && name.EndsWith("c_proj.weight") ? residualStd
+                : 0.02;
+            nn.init.normal_(p, 0, std); // in-place ops return p itself: never dispose their result
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using CaptionService.Model.Text;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Generation;
+
+/// <summary>
+/// Decoding state of a batch of sequences: every block's self-attention keys/values so far
+/// (preallocated to <see cref="Capacity"/> positions) and its cross-attention keys/values of the
+/// image (computed once). Sequences may have different lengths; shorter ones are masked.
+/// Owns its tensors: they live outside any dispose scope until <see cref="Dispose"/>.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    private readonly Tensor[] keys, values;      // per block: [B, H, Capacity, D]
+    private long[] lengths;                      // positions cached per sequence
+    private bool disposed;
+
+    /// <summary>Per block: [B, H, S, D].</summary>
+    public Tensor[] CrossKeys { get; }
+    public Tensor[] CrossValues { get; }
+
+    /// <summary>[B] int64: the position the next token of each sequence takes.</summary>
+    public Tensor Positions { get; private set; }
+
+    /// <summary>[B, 1, 1, L] bool (true = attend) for the step being run, or null when all sequences have the same length.</summary>
+    public Tensor? Mask { get; private set; }
+
+    public int Capacity { get; }
+    public int BatchSize => lengths.Length;
+    public IReadOnlyList<long> Lengths => lengths;
+
+    public KvCache(TextDecoder decoder, IReadOnlyList<Tensor> encoderStates, int capacity, int heads)
+    {
+        if (capacity > decoder.MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(capacity), $"a cache of {capacity} positions exceeds the model's max_positions ({decoder.MaxPositions})");
+        Capacity = capacity;
+        var cross = decoder.CrossKeysValues(encoderStates);
+        CrossKeys = cross.Select(kv => kv.Keys.contiguous().DetachFromDisposeScope()).ToArray();
+        CrossValues = cross.Select(kv => kv.Values.contiguous().DetachFromDisposeScope()).ToArray();
+        var (b, d) = (CrossKeys[0].shape[0], CrossKeys[0].shape[3]);
+        var like = CrossKeys[0];
+        keys = cross.Select(_ => empty(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
+        values = cross.Select(_ => empty(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
+        lengths = new long[b];
+        Positions = zeros(b, dtype: ScalarType.Int64, device: like.device).DetachFromDisposeScope();
+    }
+
+    /// <summary>Writes one new key/value per sequence at its own position and returns the cached
+    /// keys/values up to the longest sequence: [B, H, L, D] each.</summary>
+    internal (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
+    {
+        long longest = lengths.Max();
+        if (longest >= Capacity)
+            throw new InvalidOperationException($"KV cache is full ({Capacity} positions)");
+        if (Mask is null) // all sequences have the same length: a plain slice copy
+        {
+            keys[layer].narrow(2, longest, 1).copy_(k);
+            values[layer].narrow(2, longest, 1).copy_(v);
+        }
+        else
+        {
+            var rows = arange(BatchSize, dtype: ScalarType.Int64, device: k.device);
+            keys[layer].index_put_(k.squeeze(2), [TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(Positions)]);
+            values[layer].index_put_(v.squeeze(2), [TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(Positions)]);
+        }
+        return (keys[layer].narrow(2, 0, longest + 1), values[layer].narrow(2, 0, longest + 1));
+    }
+
+    /// <summary>Called once per step after every block has appended.</summary>
+    internal void Advance()
+    {
+        for (int i = 0; i < lengths.Length; i++) lengths[i]++;
+        Positions.add_(1);
+        RebuildMask();
+    }
+
+    /// <summary>Keeps the given rows, in the given order (beam search reordering, finished sequences leaving).</summary>
+    /// <param name="rows">[B'] int64 row indices, on the cache's device</param>
+    public void Select(Tensor rows)
+    {
+        for (int i = 0; i < keys.Length; i++)
+        {
+            Swap(ref keys[i], keys[i].index_select(0, rows));
+            Swap(ref values[i], values[i].index_select(0, rows));
+            Swap(ref CrossKeys[i], CrossKeys[i].index_select(0, rows));
+            Swap(ref CrossValues[i], CrossValues[i].index_select(0, rows));
+        }
+        var hostRows = rows.cpu().data<long>().ToArray();
+        lengths = hostRows.Select(r => lengths[r]).ToArray();
+        var positions = Positions;
+        Positions = positions.index_select(0, rows).DetachFromDisposeScope();
+        positions.Dispose();
+        RebuildMask();
+    }
+
+    private void RebuildMask()
+    {
+        Mask?.Dispose();
+        Mask = null;
+        if (lengths.Length == 0 || lengths.All(l => l == lengths[0])) return;
+        // Key j of sequence b is visible at the next step iff j <= lengths[b] (its own new token included).
+        long span = lengths.Max() + 1;
+        var j = arange(span, dtype: ScalarType.Int64, device: Positions.device);
+        Mask = (j.unsqueeze(0) <= Positions.unsqueeze(1)).view(lengths.Length, 1, 1, span).DetachFromDisposeScope();
+        j.Dispose();
+    }
+
+    private static void Swap(ref Tensor slot, Tensor replacement)
+    {
+        var old = slot;
+        slot = replacement.DetachFromDisposeScope();
+        old.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        foreach (var t in keys.Concat(values).Concat(CrossKeys).Concat(CrossValues)) t.Dispose();
+        Positions.Dispose();
+        Mask?.Dispose();
+    }
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CaptionService.Model;
+
+/// <summary>How the ViT's parameters are laid out and named (and which LayerNorm eps it uses).</summary>
+public enum EncoderLayout
+{
+    /// <summary>timm <c>vit_base_patch16_224</c>: fused qkv, eps 1e-6, names <c>blocks.{i}.attn.qkv</c>.</summary>
+    Timm,
+    /// <summary>HF <c>ViTModel</c>: separate query/key/value, eps 1e-12, names <c>encoder.layer.{i}.attention.attention.query</c>.</summary>
+    HfVit,
+}
+
+/// <summary>Which encoder states each decoder block's cross-attention reads.</summary>
+public enum CrossAttentionMode
+{
+    /// <summary>The seed: decoder block i attends to the output of encoder block i (no final encoder norm).</summary>
+    Interleaved,
+    /// <summary>HF VisionEncoderDecoder: every decoder block attends to the final, layer-normed encoder output.</summary>
+    Final,
+}
+
+public enum DecodingStrategy
+{
+    Greedy,
+    Sample,
+    Beam,
+}
+
+/// <summary>Decoding options. A checkpoint's config carries the defaults; requests override them.</summary>
+public sealed record DecodingOptions
+{
+    public DecodingStrategy Strategy { get; init; } = DecodingStrategy.Greedy;
+    public int MaxNewTokens { get; init; } = 30;
+    public double Temperature { get; init; } = 1.0;
+    /// <summary>Keep only the k most likely tokens when sampling; 0 keeps all.</summary>
+    public int TopK { get; init; }
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches p; 1 keeps all.</summary>
+    public double TopP { get; init; } = 1.0;
+    public int NumBeams { get; init; } = 3;
+    /// <summary>Beam score = sum log p / length^LengthPenalty (as in HF transformers).</summary>
+    public double LengthPenalty { get; init; } = 1.0;
+    /// <summary>Forbid repeating any n-gram of this size; 0 turns it off.</summary>
+    public int NoRepeatNgramSize { get; init; }
+    /// <summary>Seed for sampling; null draws from a fresh generator.</summary>
+    public long? Seed { get; init; }
+    /// <summary>When false the end token is never chosen: every caption gets exactly MaxNewTokens tokens (benchmarks).</summary>
+    public bool StopAtEos { get; init; } = true;
+
+    public IEnumerable<string> Validate()
+    {
+        if (MaxNewTokens < 1) yield return $"max_new_tokens must be at least 1 (got {MaxNewTokens})";
+        if (!(Temperature > 0) || double.IsInfinity(Temperature)) yield return $"temperature must be a positive number (got {Temperature})";
+        if (TopK < 0) yield return $"top_k must be 0 (off) or positive (got {TopK})";
+        if (!(TopP > 0 && TopP <= 1)) yield return $"top_p must be in (0, 1] (got {TopP})";
+        if (NumBeams < 1) yield return $"num_beams must be at least 1 (got {NumBeams})";
+        if (double.IsNaN(LengthPenalty) || double.IsInfinity(LengthPenalty)) yield return $"length_penalty must be finite (got {LengthPenalty})";
+        if (NoRepeatNgramSize < 0) yield return $"no_repeat_ngram_size must be 0 (off) or positive (got {NoRepeatNgramSize})";
+    }
+}
+
+/// <summary>
+/// Everything that fixes the network's shapes and behaviour. Serialized as a checkpoint's
+/// <c>config.json</c> (snake_case keys, kebab-case enum values).
+/// </summary>
+public sealed record ModelConfig
+{
+    // ---- Vision encoder (ViT) ----
+    public EncoderLayout EncoderLayout { get; init; } = EncoderLayout.Timm;
+    public int ImageSize { get; init; } = 224;
+    public int PatchSize { get; init; } = 16;
+    public int NumChannels { get; init; } = 3;
+    public int EncoderLayers { get; init; } = 12;
+    public int EncoderWidth { get; init; } = 768;
+    public int EncoderHeads { get; init; } = 12;
+    public int EncoderMlpWidth { get; init; } = 3072;
+    /// <summary>null: the layout's own (timm 1e-6, HF ViT 1e-12).</summary>
+    public double? EncoderLayerNormEps { get; init; }
+
+    // ---- Text decoder (GPT-2 with cross-attention) ----
+    public int VocabSize { get; init; } = 50257;
+    public int MaxPositions { get; init; } = 1024;
+    public int DecoderLayers { get; init; } = 12;
+    public int DecoderWidth { get; init; } = 768;
+    public int DecoderHeads { get; init; } = 12;
+    public int DecoderMlpWidth { get; init; } = 3072;
+    public double DecoderLayerNormEps { get; init; } = 1e-5;
+    public CrossAttentionMode CrossAttention { get; init; } = CrossAttentionMode.Interleaved;
+
+    // ---- Dropouts (decoder; the ViT has none, like timm's defaults) ----
+    public double EmbeddingDropout { get; init; } = 0.1;
+    public double AttentionDropout { get; init; } = 0.1;
+    public double ResidualDropout { get; init; } = 0.1;
+    public double MlpDropout { get; init; } = 0.1;
+
+    // ---- Image preprocessing ----
+    public float[] ImageMean { get; init; } = [0.5f, 0.5f, 0.5f];
+    public float[] ImageStd { get; init; } = [0.5f, 0.5f, 0.5f];
+
+    // ---- Tokens ----
+    public string Tokenizer { get; init; } = "gpt2";
+    public int BosTokenId { get; init; } = 50256;
+    public int EosTokenId { get; init; } = 50256;
+    public int PadTokenId { get; init; } = 50256;
+
+    public DecodingOptions Decoding { get; init; } = new();
+
+    [JsonIgnore] public double EncoderEps => EncoderLayerNormEps ?? (EncoderLayout == EncoderLayout.Timm ? 1e-6 : 1e-12);
+    [JsonIgnore] public int NumPatches => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+
+    /// <summary>Every inconsistency, each naming its field; empty when the config is usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (ImageSize <= 0 || PatchSize <= 0 || ImageSize % PatchSize != 0)
+            yield return $"image_size ({ImageSize}) must be a positive multiple of patch_size ({PatchSize})";
+        if (NumChannels != 3) yield return $"num_channels must be 3 (got {NumChannels})";
+        if (EncoderLayers < 1) yield return $"encoder_layers must be at least 1 (got {EncoderLayers})";
+        if (DecoderLayers < 1) yield return $"decoder_layers must be at least 1 (got {DecoderLayers})";
+        if (EncoderHeads < 1 || EncoderWidth % EncoderHeads != 0)
+            yield return $"encoder_width ({EncoderWidth}) must be divisible by encoder_heads ({EncoderHeads})";
+        if (DecoderHeads < 1 || DecoderWidth % DecoderHeads != 0)
+            yield return $"decoder_width ({DecoderWidth}) must be divisible by decoder_heads ({DecoderHeads})";
+        if (CrossAttention == CrossAttentionMode.Interleaved && EncoderLayers != DecoderLayers)
+            yield return $"cross_attention 'interleaved' needs encoder_layers ({EncoderLayers}) == decoder_layers ({DecoderLayers})";
+        if (VocabSize < 1) yield return $"vocab_size must be positive (got {VocabSize})";
+        if (MaxPositions < 2) yield return $"max_positions must be at least 2 (got {MaxPositions})";
+        foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId) })
+            if (id < 0 || id >= VocabSize) yield return $"{name} ({id}) must be below vocab_size ({VocabSize})";
+        if (ImageMean.Length != NumChannels) yield return $"image_mean must have {NumChannels} values (got {ImageMean.Length})";
+        if (ImageStd.Length != NumChannels || ImageStd.Any(s => !(s > 0)))
+            yield return $"image_std must have {NumChannels} positive values";
+        foreach (var (name, p) in new[] { ("embedding_dropout", EmbeddingDropout), ("attention_dropout", AttentionDropout), ("residual_dropout", ResidualDropout), ("mlp_dropout", MlpDropout) })
+            if (!(p >= 0 && p < 1)) yield return $"{name} must be in [0, 1) (got {p})";
+        foreach (var e in Decoding.Validate()) yield return "decoding." + e;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every problem.</summary>
+    public ModelConfig EnsureValid()
+    {
+        var errors = Validate().ToList();
+        if (errors.Count > 0) throw new ArgumentException("Invalid model config: " + string.Join("; ", errors));
+        return this;
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelConfig FromJson(string json, string source = "config.json")
+    {
+        try
+        {
+            var config = JsonSerializer.Deserialize<ModelConfig>(json, Json)
+                ?? throw new InvalidDataException($"{source}: empty config");
+            return config;
+        }
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is long line ? $" (line {line + 1}, {e.Path})" : "";
+            throw new InvalidDataException($"{source}{where}: {e.Message}", e);
+        }
+    }
+}

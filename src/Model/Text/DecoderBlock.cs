@@ -1,0 +1,55 @@
+using CaptionService.Model.Generation;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CaptionService.Model.Text;
+
+/// <summary>
+/// One GPT-2 block with cross-attention (HF <c>h.{i}</c>), each sub-layer pre-norm with a residual:
+/// x + SelfAttn(ln_1(x)), then x + CrossAttn(ln_cross_attn(x), image), then x + MLP(ln_2(x)).
+/// The MLP keeps GPT-2's pretrained <c>ln_2</c>; cross-attention gets its own new norm.
+/// </summary>
+public sealed class DecoderBlock : nn.Module
+{
+    private readonly LayerNorm ln_1, ln_cross_attn, ln_2;
+    private readonly SelfAttention attn;
+    private readonly CrossAttention crossattention;
+    private readonly Linear c_fc, c_proj;
+    private readonly Dropout dropout;
+
+    public DecoderBlock(ModelConfig config) : base(nameof(DecoderBlock))
+    {
+        int c = config.DecoderWidth;
+        double eps = config.DecoderLayerNormEps;
+        ln_1 = nn.LayerNorm(c, eps: eps);
+        attn = new SelfAttention(c, config.DecoderHeads, config.AttentionDropout, config.ResidualDropout);
+        ln_cross_attn = nn.LayerNorm(c, eps: eps);
+        crossattention = new CrossAttention(c, config.EncoderWidth, config.DecoderHeads, config.AttentionDropout, config.ResidualDropout);
+        ln_2 = nn.LayerNorm(c, eps: eps);
+        c_fc = nn.Linear(c, config.DecoderMlpWidth);
+        c_proj = nn.Linear(config.DecoderMlpWidth, c);
+        dropout = nn.Dropout(config.MlpDropout);
+
+        register_module("ln_1", ln_1);
+        register_module("attn", attn);
+        register_module("ln_cross_attn", ln_cross_attn);
+        register_module("crossattention", crossattention);
+        register_module("ln_2", ln_2);
+        register_module("mlp", new Scope(("c_fc", c_fc), ("c_proj", c_proj)));
+    }
+
+    public CrossAttention Cross => crossattention;
+
+    /// <param name="x">[B, T, C]</param>
+    /// <param name="crossKeys">[B, H, S, D] from <see cref="CrossAttention.KeysValues"/></param>
+    /// <param name="cache">null for full causal attention over x; else one new position (T = 1)</param>
+    public Tensor forward(Tensor x, Tensor crossKeys, Tensor crossValues, KvCache? cache = null, int layer = 0)
+    {
+        x = x + attn.forward(ln_1.forward(x), cache, layer);
+        x = x + crossattention.forward(ln_cross_attn.forward(x), crossKeys, crossValues);
+        // GPT-2's "gelu_new" is the tanh approximation.
+        return x + dropout.forward(c_proj.forward(F.gelu(c_fc.forward(ln_2.forward(x)), approximate: GELU.Approximate.tanh)));
+    }
+}

@@ -1,0 +1,70 @@
+using CaptionService.Model.Generation;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CaptionService.Model.Text;
+
+/// <summary>
+/// GPT-2 with cross-attention and a language-model head tied to the token embedding, named like
+/// HF's <c>GPT2LMHeadModel</c>: <c>transformer.{wte, wpe, h.{i}, ln_f}</c>; <c>lm_head</c> is
+/// <c>wte</c> itself and has no parameter of its own.
+/// </summary>
+public sealed class TextDecoder : nn.Module
+{
+    private readonly Embedding wte, wpe;
+    private readonly Dropout drop;
+    private readonly ModuleList<DecoderBlock> h;
+    private readonly LayerNorm ln_f;
+
+    public TextDecoder(ModelConfig config) : base(nameof(TextDecoder))
+    {
+        wte = nn.Embedding(config.VocabSize, config.DecoderWidth);
+        wpe = nn.Embedding(config.MaxPositions, config.DecoderWidth);
+        drop = nn.Dropout(config.EmbeddingDropout);
+        h = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(_ => new DecoderBlock(config)).ToArray());
+        ln_f = nn.LayerNorm(config.DecoderWidth, eps: config.DecoderLayerNormEps);
+        register_module("transformer", new Scope(("wte", wte), ("wpe", wpe), ("drop", drop), ("h", h), ("ln_f", ln_f)));
+    }
+
+    public IList<DecoderBlock> Blocks => h;
+
+    public int MaxPositions => (int)wpe.weight!.shape[0];
+
+    /// <summary>Teacher-forced logits for whole sequences (training, scoring, full recompute).</summary>
+    /// <param name="tokens">[B, T] token ids, starting with the start token</param>
+    /// <param name="encoderStates">one [B, S, E] per block (interleaved) or one for all (final)</param>
+    /// <returns>[B, T, V]</returns>
+    public Tensor forward(Tensor tokens, IReadOnlyList<Tensor> encoderStates)
+    {
+        var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
+        var x = drop.forward(wte.forward(tokens) + wpe.forward(positions));          // [B, T, C]
+        for (int i = 0; i < h.Count; i++)
+        {
+            var (k, v) = h[i].Cross.KeysValues(encoderStates[encoderStates.Count == 1 ? 0 : i]);
+            x = h[i].forward(x, k, v);
+        }
+        return LmHead(ln_f.forward(x));
+    }
+
+    /// <summary>Cross-attention keys and values for every block, computed once per image.</summary>
+    public (Tensor Keys, Tensor Values)[] CrossKeysValues(IReadOnlyList<Tensor> encoderStates) =>
+        h.Select((block, i) => block.Cross.KeysValues(encoderStates[encoderStates.Count == 1 ? 0 : i])).ToArray();
+
+    /// <summary>One decoding step with the cache: one new token per sequence.</summary>
+    /// <param name="tokens">[B] the last token of each sequence</param>
+    /// <returns>[B, V] logits for the next token</returns>
+    public Tensor Step(Tensor tokens, KvCache cache)
+    {
+        var x = wte.forward(tokens) + wpe.forward(cache.Positions);                 // [B, C]
+        x = x.unsqueeze(1);                                                         // [B, 1, C]
+        for (int i = 0; i < h.Count; i++)
+            x = h[i].forward(x, cache.CrossKeys[i], cache.CrossValues[i], cache, i);
+        cache.Advance();
+        return LmHead(ln_f.forward(x.squeeze(1)));
+    }
+
+    /// <summary>The tied head: logits = x · wteᵀ.</summary>
+    private Tensor LmHead(Tensor x) => F.linear(x, wte.weight!);
+}

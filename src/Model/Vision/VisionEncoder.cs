@@ -1,0 +1,64 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Vision;
+
+/// <summary>
+/// The ViT: patch embedding, a class token, learned positions, pre-norm blocks, and (only when the
+/// decoder reads the final states) a final LayerNorm.
+/// Names: timm <c>patch_embed.proj, cls_token, pos_embed, blocks.{i}, norm</c>;
+/// HF <c>embeddings.{patch_embeddings.projection, cls_token, position_embeddings}, encoder.layer.{i}, layernorm</c>.
+/// </summary>
+public sealed class VisionEncoder : nn.Module
+{
+    private readonly PatchEmbedding patchEmbed;
+    private readonly ParamRef clsToken, posEmbed;   // [1, 1, C], [1, N+1, C]
+    private readonly ModuleList<VitBlock> blocks;
+    private readonly LayerNorm? norm;                // absent in interleaved mode, where nothing reads it
+
+    public VisionEncoder(ModelConfig config) : base(nameof(VisionEncoder))
+    {
+        patchEmbed = new PatchEmbedding(config);
+        blocks = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(_ => new VitBlock(config)).ToArray());
+        if (config.CrossAttention == CrossAttentionMode.Final)
+            norm = nn.LayerNorm(config.EncoderWidth, eps: config.EncoderEps);
+
+        var cls = new Parameter(zeros(1, 1, config.EncoderWidth));
+        var pos = new Parameter(zeros(1, config.NumPatches + 1, config.EncoderWidth));
+        if (config.EncoderLayout == EncoderLayout.Timm)
+        {
+            register_module("patch_embed", patchEmbed);
+            register_parameter("cls_token", cls);
+            register_parameter("pos_embed", pos);
+            register_module("blocks", blocks);
+            if (norm is not null) register_module("norm", norm);
+            (clsToken, posEmbed) = (new(this, "cls_token"), new(this, "pos_embed"));
+        }
+        else
+        {
+            var embeddings = new Scope(("patch_embeddings", patchEmbed));
+            embeddings.register_parameter("cls_token", cls);
+            embeddings.register_parameter("position_embeddings", pos);
+            register_module("embeddings", embeddings);
+            register_module("encoder", new Scope(("layer", blocks)));
+            if (norm is not null) register_module("layernorm", norm);
+            (clsToken, posEmbed) = (new(embeddings, "cls_token"), new(embeddings, "position_embeddings"));
+        }
+    }
+
+    /// <summary>Runs the ViT and returns the states the decoder attends to.</summary>
+    /// <param name="pixels">[B, 3, S, S], normalized</param>
+    /// <returns>Interleaved: the output of every block (L tensors [B, N+1, C]);
+    /// final: the layer-normed output of the last block, once.</returns>
+    public Tensor[] forward(Tensor pixels)
+    {
+        var patches = patchEmbed.forward(pixels);                                   // [B, N, C]
+        var cls = clsToken.Value.expand(patches.shape[0], -1, -1);                  // [B, 1, C]
+        var x = cat([cls, patches], dim: 1) + posEmbed.Value;                       // [B, N+1, C]
+        var outputs = new Tensor[blocks.Count];
+        for (int i = 0; i < blocks.Count; i++)
+            outputs[i] = x = blocks[i].forward(x);
+        return norm is null ? outputs : [norm.forward(x)];
+    }
+}

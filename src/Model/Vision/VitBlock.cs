@@ -1,0 +1,75 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CaptionService.Model.Vision;
+
+/// <summary>
+/// One pre-norm ViT block: x + Attn(LN(x)), then x + MLP(LN(x)), exact (erf) GELU.
+/// The same math under either checkpoint's names:
+/// timm <c>norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2</c>;
+/// HF <c>layernorm_before, attention.attention.{query,key,value}, attention.output.dense,
+/// layernorm_after, intermediate.dense, output.dense</c>.
+/// </summary>
+public sealed class VitBlock : nn.Module
+{
+    private readonly LayerNorm norm1, norm2;
+    private readonly Linear? qkv;                  // timm: fused, C -> 3C
+    private readonly Linear? query, key, value;    // HF: separate, C -> C each
+    private readonly Linear proj, fc1, fc2;
+    private readonly int heads;
+
+    public VitBlock(ModelConfig config) : base(nameof(VitBlock))
+    {
+        int c = config.EncoderWidth;
+        heads = config.EncoderHeads;
+        norm1 = nn.LayerNorm(c, eps: config.EncoderEps);
+        norm2 = nn.LayerNorm(c, eps: config.EncoderEps);
+        proj = nn.Linear(c, c);
+        fc1 = nn.Linear(c, config.EncoderMlpWidth);
+        fc2 = nn.Linear(config.EncoderMlpWidth, c);
+        if (config.EncoderLayout == EncoderLayout.Timm)
+        {
+            qkv = nn.Linear(c, 3 * c);
+            register_module("norm1", norm1);
+            register_module("attn", new Scope(("qkv", qkv), ("proj", proj)));
+            register_module("norm2", norm2);
+            register_module("mlp", new Scope(("fc1", fc1), ("fc2", fc2)));
+        }
+        else
+        {
+            (query, key, value) = (nn.Linear(c, c), nn.Linear(c, c), nn.Linear(c, c));
+            register_module("attention", new Scope(
+                ("attention", new Scope(("query", query), ("key", key), ("value", value))),
+                ("output", new Scope(("dense", proj)))));
+            register_module("intermediate", new Scope(("dense", fc1)));
+            register_module("output", new Scope(("dense", fc2)));
+            register_module("layernorm_before", norm1);
+            register_module("layernorm_after", norm2);
+        }
+    }
+
+    /// <param name="x">[B, N+1, C]</param>
+    public Tensor forward(Tensor x)
+    {
+        x = x + Attention(norm1.forward(x));
+        return x + fc2.forward(F.gelu(fc1.forward(norm2.forward(x))));
+    }
+
+    private Tensor Attention(Tensor x)
+    {
+        Tensor q, k, v;
+        if (qkv is not null)
+        {
+            var parts = qkv.forward(x).chunk(3, dim: -1);
+            (q, k, v) = (parts[0], parts[1], parts[2]);
+        }
+        else
+        {
+            (q, k, v) = (query!.forward(x), key!.forward(x), value!.forward(x));
+        }
+        var y = F.scaled_dot_product_attention(Heads.Split(q, heads), Heads.Split(k, heads), Heads.Split(v, heads));
+        return proj.forward(Heads.Merge(y));
+    }
+}
