@@ -85,11 +85,33 @@ public sealed class KvCache : IDisposable
             Swap(ref CrossKeys[i], CrossKeys[i].index_select(0, rows));
             Swap(ref CrossValues[i], CrossValues[i].index_select(0, rows));
         }
-        var hostRows = rows.cpu().data<long>().ToArray();
-        lengths = hostRows.Select(r => lengths[r]).ToArray();
+        using (var host = rows.cpu())
+            lengths = host.data<long>().ToArray().Select(r => lengths[r]).ToArray();
         var positions = Positions;
         Positions = positions.index_select(0, rows).DetachFromDisposeScope();
         positions.Dispose();
+        RebuildMask();
+    }
+
+    /// <summary>Adds <paramref name="other"/>'s sequences after this cache's rows (continuous
+    /// batching: newcomers join a running batch at their own position). <paramref name="other"/>
+    /// is emptied into this one and disposed.</summary>
+    public void Join(KvCache other)
+    {
+        if (other.Capacity != Capacity || other.keys.Length != keys.Length)
+            throw new ArgumentException($"cannot join a cache of {other.keys.Length} blocks x {other.Capacity} positions to one of {keys.Length} x {Capacity}");
+        for (int i = 0; i < keys.Length; i++)
+        {
+            Swap(ref keys[i], cat([keys[i], other.keys[i]], 0));
+            Swap(ref values[i], cat([values[i], other.values[i]], 0));
+            Swap(ref CrossKeys[i], cat([CrossKeys[i], other.CrossKeys[i]], 0));
+            Swap(ref CrossValues[i], cat([CrossValues[i], other.CrossValues[i]], 0));
+        }
+        lengths = [.. lengths, .. other.lengths];
+        var positions = Positions;
+        Positions = cat([positions, other.Positions], 0).DetachFromDisposeScope();
+        positions.Dispose();
+        other.Dispose();
         RebuildMask();
     }
 
@@ -99,10 +121,10 @@ public sealed class KvCache : IDisposable
         Mask = null;
         if (lengths.Length == 0 || lengths.All(l => l == lengths[0])) return;
         // Key j of sequence b is visible at the next step iff j <= lengths[b] (its own new token included).
+        using var scope = NewDisposeScope();
         long span = lengths.Max() + 1;
         var j = arange(span, dtype: ScalarType.Int64, device: Positions.device);
         Mask = (j.unsqueeze(0) <= Positions.unsqueeze(1)).view(lengths.Length, 1, 1, span).DetachFromDisposeScope();
-        j.Dispose();
     }
 
     private static void Swap(ref Tensor slot, Tensor replacement)
