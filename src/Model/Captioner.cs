@@ -21,6 +21,10 @@ public sealed record ParameterCounts(long Encoder, long Decoder, long CrossAtten
 /// </summary>
 public sealed class Captioner : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly VisionEncoder encoder;
     private readonly TextDecoder decoder;
 

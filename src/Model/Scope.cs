@@ -14,6 +14,10 @@ namespace CaptionService.Model;
 /// </remarks>
 internal sealed class Scope : torch.nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     public Scope(params (string Name, torch.nn.Module Child)[] children) : base(nameof(Scope))
     {
         foreach (var (name, child) in children)

@@ -78,6 +78,22 @@ public class CaptionerTests
     }
 
     [Fact]
+    public void Eval_turns_every_dropout_off_and_train_turns_it_on()
+    {
+        using var scope = torch.NewDisposeScope();
+        var model = Tiny();
+        var pixels = Pixels(Presets.Tiny, 1, 1);
+        var tokens = torch.tensor(new long[,] { { 50256, 10, 20 } });
+        using (torch.no_grad())
+        {
+            Assert.True(model.forward(pixels, tokens).allclose(model.forward(pixels, tokens), rtol: 0, atol: 0));
+            model.train();
+            Assert.False(model.forward(pixels, tokens).allclose(model.forward(pixels, tokens), rtol: 0, atol: 0));
+        }
+        Assert.All(model.modules(), m => Assert.True(m.training));
+    }
+
+    [Fact]
     public void Parameter_names_follow_the_pretrained_checkpoints()
     {
         var timm = Tiny(Presets.Tiny with { CrossAttention = CrossAttentionMode.Final }).state_dict().Keys.ToHashSet();
@@ -102,6 +118,13 @@ public class CaptionerTests
             "encoder.encoder.layer.1.attention.output.dense.weight", "encoder.encoder.layer.1.layernorm_after.bias",
             "encoder.encoder.layer.1.intermediate.dense.weight", "encoder.encoder.layer.1.output.dense.bias", "encoder.layernorm.weight" })
             Assert.Contains(name, hf);
+
+        // Each parameter exactly once, under its checkpoint name (no C# field names leaking in).
+        foreach (var config in new[] { Presets.Tiny, Presets.Tiny with { EncoderLayout = EncoderLayout.HfVit, CrossAttention = CrossAttentionMode.Final } })
+        {
+            var model = Tiny(config);
+            Assert.Equal(model.named_parameters().Select(p => p.name).Order(), model.state_dict().Keys.Order());
+        }
 
         var interleaved = Tiny().state_dict().Keys;
         Assert.DoesNotContain("encoder.norm.weight", interleaved); // nothing reads the final norm there

@@ -13,6 +13,10 @@ namespace CaptionService.Model.Text;
 /// </summary>
 public sealed class DecoderBlock : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly LayerNorm ln_1, ln_cross_attn, ln_2;
     private readonly SelfAttention attn;
     private readonly CrossAttention crossattention;
@@ -37,7 +41,7 @@ public sealed class DecoderBlock : nn.Module
         register_module("ln_cross_attn", ln_cross_attn);
         register_module("crossattention", crossattention);
         register_module("ln_2", ln_2);
-        register_module("mlp", new Scope(("c_fc", c_fc), ("c_proj", c_proj)));
+        register_module("mlp", new Scope(("c_fc", c_fc), ("c_proj", c_proj), ("dropout", dropout)));
     }
 
     public CrossAttention Cross => crossattention;

@@ -13,6 +13,10 @@ namespace CaptionService.Model.Text;
 /// </summary>
 public sealed class TextDecoder : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly Embedding wte, wpe;
     private readonly Dropout drop;
     private readonly ModuleList<DecoderBlock> h;

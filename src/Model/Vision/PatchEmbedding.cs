@@ -10,6 +10,10 @@ namespace CaptionService.Model.Vision;
 /// </summary>
 public sealed class PatchEmbedding : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly Conv2d proj;
 
     public PatchEmbedding(ModelConfig config) : base(nameof(PatchEmbedding))

@@ -12,6 +12,10 @@ namespace CaptionService.Model.Vision;
 /// </summary>
 public sealed class VisionEncoder : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly PatchEmbedding patchEmbed;
     private readonly ParamRef clsToken, posEmbed;   // [1, 1, C], [1, N+1, C]
     private readonly ModuleList<VitBlock> blocks;

@@ -14,6 +14,10 @@ namespace CaptionService.Model.Vision;
 /// </summary>
 public sealed class VitBlock : nn.Module
 {
+    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
+    /// default would register every module field again under its C# name.</summary>
+    protected override void RegisterComponents() { }
+
     private readonly LayerNorm norm1, norm2;
     private readonly Linear? qkv;                  // timm: fused, C -> 3C
     private readonly Linear? query, key, value;    // HF: separate, C -> C each

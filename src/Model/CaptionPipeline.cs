@@ -1,0 +1,32 @@
+using CaptionService.Model.Generation;
+using CaptionService.Model.Imaging;
+using CaptionService.Model.Text;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model;
+
+/// <summary>A caption and where it came from.</summary>
+public sealed record CaptionResult(string Text, IReadOnlyList<int> Tokens, double Score, bool Finished);
+
+/// <summary>
+/// Encoded image bytes in, text out, for one batch at a time: preprocessing, batched generation,
+/// detokenization. The command line and tests use it directly; the web service batches requests
+/// in front of the same pieces.
+/// </summary>
+public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null)
+{
+    public Captioner Model { get; } = model;
+    public ImagePreprocessor Preprocessor { get; } = new(model.Config, limits);
+    public CaptionTokenizer Tokenizer { get; } = new(model.Config);
+    public CaptionGenerator Generator { get; } = new(model);
+
+    /// <summary>Captions every image, in order. <paramref name="options"/> defaults to the checkpoint's decoding.</summary>
+    public IReadOnlyList<CaptionResult> Caption(IReadOnlyList<byte[]> images, DecodingOptions? options = null)
+    {
+        using var scope = NewDisposeScope();
+        var pixels = Preprocessor.Preprocess(images);
+        return Generator.Generate(pixels, options ?? Model.Config.Decoding)
+            .Select(s => new CaptionResult(Tokenizer.Decode(s.Tokens), s.Tokens, s.Score, s.Finished))
+            .ToList();
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Checkpoints;
+
+/// <summary>
+/// A checkpoint directory: <c>config.json</c> (<see cref="ModelConfig.ToJson"/>) and
+/// <c>model.safetensors</c> (our state-dict names, tensors in the model's dtype as saved).
+/// </summary>
+public static partial class Checkpoint
+{
+    public const string ConfigFileName = "config.json";
+    public const string WeightsFileName = "model.safetensors";
+
+    /// <summary>Writes config and weights (each to a temporary file, then renamed over the old one).
+    /// Tensors are stored as they are (dtype kept); the names are <see cref="ImportPlan.TensorsOf"/>'s.</summary>
+    public static void Save(Captioner model, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = ImportPlan.TensorsOf(model).ToDictionary(e => e.Key,
+                e => e.Value.device_type == DeviceType.CPU && e.Value.is_contiguous() ? e.Value : e.Value.cpu().contiguous());
+            WriteAtomically(Path.Combine(dir, WeightsFileName), stream => Safetensors.SaveStateDict(stream, tensors, leaveOpen: true));
+        }
+        WriteAtomically(Path.Combine(dir, ConfigFileName), stream => stream.Write(Encoding.UTF8.GetBytes(model.Config.ToJson())));
+    }
+
+    /// <summary>
+    /// Builds the model from <c>config.json</c> and fills it from <c>model.safetensors</c> after checking
+    /// every name and shape. Returned in eval mode.
+    /// </summary>
+    /// <param name="dtype">the model's dtype; null keeps float32. Stored tensors of another float dtype are converted.</param>
+    /// <exception cref="FileNotFoundException">the directory, config or weights file is missing</exception>
+    /// <exception cref="InvalidDataException">the config is malformed or invalid (file, line, field)</exception>
+    /// <exception cref="CheckpointMismatchException">names or shapes of the weights do not fit the config</exception>
+    public static Captioner Load(string dir, Device? device = null, ScalarType? dtype = null)
+    {
+        var config = ReadConfig(dir);
+        var weights = Path.Combine(dir, WeightsFileName);
+        if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
+        var shapes = WeightSource.ReadShapes(weights); // header only: mismatches fail before reading any data
+
+        var model = new Captioner(config);
+        try
+        {
+            var plan = ImportPlan.Build([new WeightFile("", weights, shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));
+            var tensors = WeightSource.Load(weights);
+            try { WeightCopier.Apply(model, plan, [tensors]); }
+            finally { WeightCopier.DisposeAll([tensors]); }
+            if (dtype is ScalarType type) model.to(type);
+            if (device is not null) model.to(device);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Reads and validates <c>config.json</c>; every problem is reported with the file, line and field.</summary>
+    public static ModelConfig ReadConfig(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new FileNotFoundException($"Checkpoint directory not found: {dir}", dir);
+        var path = Path.Combine(dir, ConfigFileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint config not found: {path}", path);
+        var json = File.ReadAllText(path);
+        var config = ModelConfig.FromJson(json, path); // JSON and type errors carry their line already
+        var errors = config.Validate().Select(e => $"{path}{Where(json, e)}: {e}").ToList();
+        if (errors.Count > 0)
+            throw new InvalidDataException($"Invalid checkpoint config ({errors.Count} problems):\n  " + string.Join("\n  ", errors));
+        return config;
+    }
+
+    /// <summary>", line N" of the field an error starts with (errors begin with the snake_case field name),
+    /// or " (default value)" when the file does not set it.</summary>
+    private static string Where(string json, string error)
+    {
+        var field = FieldName().Match(error).Value.Split('.')[^1];
+        if (field.Length == 0) return "";
+        var key = Regex.Match(json, $"\"{Regex.Escape(field)}\"\\s*:");
+        return key.Success ? $", line {json.AsSpan(0, key.Index).Count('\n') + 1}" : " (default value)";
+    }
+
+    [GeneratedRegex(@"^[a-z_.]+")]
+    private static partial Regex FieldName();
+
+    private static void WriteAtomically(string path, Action<Stream> write)
+    {
+        var temporary = path + ".tmp";
+        using (var stream = File.Create(temporary)) write(stream);
+        File.Move(temporary, path, overwrite: true);
+    }
+}

@@ -1,0 +1,132 @@
+namespace CaptionService.Model.Checkpoints;
+
+/// <summary>
+/// A Hugging Face VisionEncoderDecoder ViT-GPT2 captioner directory (like
+/// <c>nlpconnect/vit-gpt2-image-captioning</c>): <c>config.json</c>, <c>preprocessor_config.json</c> and
+/// <c>model.safetensors</c> or <c>pytorch_model.bin</c> in fp32, fp16 or bf16.
+/// </summary>
+/// <remarks>
+/// Our names are HF's: <c>encoder.*</c> identical, <c>decoder.*</c> identical except that GPT-2's Conv1D
+/// weights are transposed. <c>decoder.lm_head.weight</c> may be absent; when present it must equal
+/// <c>wte</c>, since our head is tied to it. <c>encoder.pooler.*</c> is ignored. Nothing may stay new.
+/// </remarks>
+public static class HfImporter
+{
+    public const string PreprocessorFileName = "preprocessor_config.json";
+
+    public static ImportResult Import(string dir)
+    {
+        var notes = new List<string>();
+        var config = ReadConfig(dir, notes);
+        var weights = WeightSource.Find(dir);
+        var tensors = WeightSource.Load(weights);
+        try
+        {
+            var model = new Captioner(config);
+            try
+            {
+                var plan = Plan(WeightSource.ShapesOf(tensors), ImportPlan.ShapesOf(model), weights);
+                var report = WeightCopier.Apply(model, plan, [tensors], notes);
+                model.eval();
+                return new ImportResult(model, report);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            WeightCopier.DisposeAll([tensors]);
+        }
+    }
+
+    /// <summary>The name/shape mapping, without tensors.</summary>
+    public static ImportPlan Plan(IReadOnlyDictionary<string, long[]> source, IReadOnlyDictionary<string, long[]> model, string path = "checkpoint") =>
+        ImportPlan.Build([new WeightFile("", path, source, Map)], model);
+
+    public static WeightMapping Map(string name)
+    {
+        if (name.StartsWith("encoder.pooler.")) return WeightMapping.Ignore("ViT pooler: unused by the captioner");
+        if (name.StartsWith("decoder.")) return Gpt2.Map(name["decoder.".Length..]);
+        return WeightMapping.Copy(name); // encoder.* as is; anything else (enc_to_dec_proj, ...) is unexpected
+    }
+
+    /// <summary>The model config from <c>config.json</c> and <c>preprocessor_config.json</c>.</summary>
+    public static ModelConfig ReadConfig(string dir) => ReadConfig(dir, []);
+
+    private static ModelConfig ReadConfig(string dir, List<string> notes)
+    {
+        if (!Directory.Exists(dir)) throw new FileNotFoundException($"Checkpoint directory not found: {dir}", dir);
+        var json = JsonFile.Read(Path.Combine(dir, "config.json"));
+        var enc = json.Child("encoder") ?? throw json.Error("encoder", "is missing: not a VisionEncoderDecoder config");
+        var dec = json.Child("decoder") ?? throw json.Error("decoder", "is missing: not a VisionEncoderDecoder config");
+        if (enc.String("model_type") is { } encType && encType != "vit") throw enc.Error("model_type", $"is '{encType}', not 'vit'");
+        if (dec.String("model_type") is { } decType && decType != "gpt2") throw dec.Error("model_type", $"is '{decType}', not 'gpt2'");
+        if (dec.Bool("add_cross_attention") != true) throw dec.Error("add_cross_attention", "must be true");
+        if ((enc.String("hidden_act") ?? "gelu") != "gelu") throw enc.Error("hidden_act", "must be 'gelu' (exact GELU)");
+        if (enc.Bool("qkv_bias") == false) throw enc.Error("qkv_bias", "is false, which this encoder does not implement");
+
+        var config = Presets.HfVitGpt2 with
+        {
+            EncoderLayout = EncoderLayout.HfVit,
+            CrossAttention = CrossAttentionMode.Final,
+            EncoderWidth = enc.Int("hidden_size") ?? 768,
+            EncoderLayers = enc.Int("num_hidden_layers") ?? 12,
+            EncoderHeads = enc.Int("num_attention_heads") ?? 12,
+            EncoderMlpWidth = enc.Int("intermediate_size") ?? 3072,
+            ImageSize = enc.Int("image_size") ?? 224,
+            PatchSize = enc.Int("patch_size") ?? 16,
+            NumChannels = enc.Int("num_channels") ?? 3,
+            EncoderLayerNormEps = enc.Double("layer_norm_eps") ?? 1e-12,
+        };
+        config = Gpt2.ApplyConfig(config, dec);
+        if (config.EncoderWidth != config.DecoderWidth)
+            throw enc.Error("hidden_size", $"({config.EncoderWidth}) differs from decoder.n_embd ({config.DecoderWidth}): " +
+                "such checkpoints carry an enc_to_dec_proj layer, which this model does not have");
+
+        int? Id(string key) => json.Int(key) ?? dec.Int(key);
+        int? eos = Id("eos_token_id");
+        config = config with
+        {
+            BosTokenId = Id("decoder_start_token_id") ?? Id("bos_token_id") ?? config.BosTokenId, // the token generation starts from
+            EosTokenId = eos ?? config.EosTokenId,
+            PadTokenId = Id("pad_token_id") ?? eos ?? config.PadTokenId,
+        };
+        config = ApplyPreprocessor(config, dir, notes);
+
+        var errors = config.Validate().ToList();
+        if (errors.Count > 0) throw new InvalidDataException($"{json.Path}: the model config it describes is invalid: {string.Join("; ", errors)}");
+        return config;
+    }
+
+    /// <summary>Mean, std and the resize target; the size must be the encoder's image size.</summary>
+    private static ModelConfig ApplyPreprocessor(ModelConfig config, string dir, List<string> notes)
+    {
+        var path = Path.Combine(dir, PreprocessorFileName);
+        if (!File.Exists(path))
+        {
+            notes.Add($"{PreprocessorFileName} absent: image mean/std {string.Join(", ", config.ImageMean)} / {string.Join(", ", config.ImageStd)} assumed");
+            return config;
+        }
+        var pre = JsonFile.Read(path);
+        if (pre.Bool("do_normalize") == false) config = config with { ImageMean = [0f, 0f, 0f], ImageStd = [1f, 1f, 1f] };
+        else config = config with { ImageMean = pre.Floats("image_mean") ?? config.ImageMean, ImageStd = pre.Floats("image_std") ?? config.ImageStd };
+
+        int? size = pre.Raw("size") switch
+        {
+            null => null,
+            { ValueKind: System.Text.Json.JsonValueKind.Number } => pre.Int("size"),
+            { ValueKind: System.Text.Json.JsonValueKind.Object } => pre.Child("size") is { } s
+                ? s.Int("height") is int h && s.Int("width") is int w
+                    ? h == w ? h : throw pre.Error("size", $"is {h}x{w}; only square images are supported")
+                    : s.Int("shortest_edge") ?? throw pre.Error("size", "needs height and width, or shortest_edge")
+                : null,
+            _ => throw pre.Error("size", "must be an integer or an object"),
+        };
+        if (size is int px && px != config.ImageSize)
+            throw pre.Error("size", $"({px}) differs from the encoder's image_size ({config.ImageSize})");
+        return config;
+    }
+}

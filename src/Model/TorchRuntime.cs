@@ -1,0 +1,83 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model;
+
+/// <summary>Weight and activation precision for inference.</summary>
+public enum Precision
+{
+    Fp32,
+    Bf16,
+    Fp16,
+}
+
+/// <summary>Device and precision choices, checked once, with errors that say what to pick instead.</summary>
+public static class TorchRuntime
+{
+    /// <summary>"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N".</summary>
+    public static Device ResolveDevice(string spec)
+    {
+        EnsureLoaded();
+        var s = spec.Trim().ToLowerInvariant();
+        if (s is "" or "auto") return cuda.is_available() ? CUDA : CPU;
+        if (s == "cpu") return CPU;
+        if (s == "cuda" || s.StartsWith("cuda:"))
+        {
+            if (!cuda.is_available())
+                throw new ArgumentException($"device '{spec}': CUDA is not available in this build or on this machine (use 'cpu' or 'auto')");
+            int index = s == "cuda" ? 0 : int.TryParse(s[5..], out var i) ? i : -1;
+            if (index < 0 || index >= cuda.device_count())
+                throw new ArgumentException($"device '{spec}': there are {cuda.device_count()} CUDA devices");
+            return new Device(DeviceType.CUDA, index);
+        }
+        throw new ArgumentException($"device '{spec}' is not one of auto, cpu, cuda, cuda:N");
+    }
+
+    public static Precision ParsePrecision(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => Precision.Fp32,
+        "bf16" or "bfloat16" => Precision.Bf16,
+        "fp16" or "float16" or "half" => Precision.Fp16,
+        _ => throw new ArgumentException($"dtype '{name}' is not one of fp32, bf16, fp16"),
+    };
+
+    public static ScalarType ScalarTypeOf(Precision p) => p switch
+    {
+        Precision.Bf16 => ScalarType.BFloat16,
+        Precision.Fp16 => ScalarType.Float16,
+        _ => ScalarType.Float32,
+    };
+
+    public static string Name(ScalarType t) => t switch
+    {
+        ScalarType.BFloat16 => "bf16",
+        ScalarType.Float16 => "fp16",
+        ScalarType.Float32 => "fp32",
+        _ => t.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>fp16 inference needs CUDA: on CPU many half kernels are missing or slow.</summary>
+    public static void CheckSupported(Device device, Precision precision)
+    {
+        if (precision == Precision.Fp16 && device.type != DeviceType.CUDA)
+            throw new ArgumentException("dtype fp16 is for CUDA; on CPU use bf16 or fp32");
+    }
+
+    /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on.</summary>
+    public static void EnsureLoaded()
+    {
+        try
+        {
+            _ = CPU.type;
+        }
+        catch (TypeInitializationException e)
+        {
+            var inner = e.InnerException?.Message ?? e.Message;
+            var hint = inner.Contains("GLIBCXX")
+                ? " The native TorchSharp library needs a newer libstdc++ than this system has; the build marks that requirement weak "
+                  + "(build/LibTorchSharpFix.targets). Rebuild with -p:LibTorchSharpFix=always if the binaries came from another machine."
+                : "";
+            throw new InvalidOperationException($"TorchSharp's native library could not be loaded: {inner}.{hint}", e);
+        }
+    }
+}
