@@ -1,1 +1,3 @@
-Console.WriteLine(TorchSharp.torch.ones(2, 2).sum().item<float>());
+using CaptionService.Training.Cli;
+
+return CliRunner.Run(CliRunner.CreateRoot(), args);

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using CaptionService.Api.Hosting;
+using CaptionService.Model;
+
+namespace CaptionService.Api.Endpoints;
+
+/// <summary>What GET /model reports.</summary>
+/// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
+/// <param name="Checkpoint">The checkpoint directory, or "built-in tiny (random weights)".</param>
+/// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
+public sealed record ModelInfo(
+    string Id,
+    string Checkpoint,
+    bool BuiltIn,
+    string Device,
+    string Dtype,
+    ParameterCountsInfo Parameters,
+    double LoadMs,
+    double WarmupMs,
+    JsonElement Config);
+
+public sealed record ParameterCountsInfo(long Encoder, long Decoder, long CrossAttention, long Total);
+
+public static class ModelEndpoints
+{
+    public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/model", GetModel)
+            .WithName("GetModel")
+            .WithTags("Model")
+            .WithSummary("The model being served")
+            .WithDescription("Checkpoint, config, parameter counts, device and dtype. 503 while the model loads.")
+            .Produces<ModelInfo>()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return app;
+    }
+
+    private static IResult GetModel(ModelHost host)
+    {
+        if (host.Current is not { } m) return ApiProblems.NotReady(host.State);
+        var p = m.Parameters;
+        return TypedResults.Ok(new ModelInfo(
+            m.Id,
+            m.Checkpoint,
+            m.BuiltIn,
+            m.DeviceName,
+            m.DTypeName,
+            new ParameterCountsInfo(p.Encoder, p.Decoder, p.CrossAttention, p.Total),
+            Math.Round(m.LoadTime.TotalMilliseconds, 1),
+            Math.Round(m.WarmupTime.TotalMilliseconds, 1),
+            JsonSerializer.SerializeToElement(m.Config, ModelConfig.Json)));
+    }
+}

@@ -1,0 +1,33 @@
+using CaptionService.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CaptionService.Api.Hosting;
+
+/// <summary>The model the service answers with, and where it came from.</summary>
+/// <param name="Id">Short name reported with every caption: the checkpoint directory's name, or "builtin-tiny".</param>
+/// <param name="Checkpoint">The checkpoint's full path, or <see cref="ModelHost.BuiltInDescription"/>.</param>
+public sealed record LoadedModel(
+    string Id,
+    string Checkpoint,
+    bool BuiltIn,
+    CaptionPipeline Pipeline,
+    Device Device,
+    ScalarType DType,
+    ParameterCounts Parameters,
+    TimeSpan LoadTime,
+    TimeSpan WarmupTime)
+{
+    public ModelConfig Config => Pipeline.Model.Config;
+
+    /// <summary>"cpu" or "cuda:N".</summary>
+    public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, Device.index)}" : Device.type.ToString().ToLowerInvariant();
+
+    public string DTypeName => TorchRuntime.Name(DType);
+}
+
+/// <summary>One caption and what it cost.</summary>
+public sealed record CaptionOutcome(string Text, int Tokens, bool Finished, TimeSpan Preprocess, TimeSpan Generate);
+
+/// <summary>The model is still loading (or failed to load): the service answers 503.</summary>
+public sealed class ModelNotReadyException(string message) : Exception(message);

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using CaptionService.Api.Options;
+using CaptionService.Model;
+using CaptionService.Model.Checkpoints;
+using CaptionService.Model.Generation;
+using Microsoft.Extensions.Options;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
+
+namespace CaptionService.Api.Hosting;
+
+/// <summary>
+/// Owns the one <see cref="Captioner"/> the service uses: loads the configured checkpoint (or builds
+/// the built-in tiny model) onto the configured device and dtype, runs a warm-up caption, and then
+/// serves captions one at a time.
+/// </summary>
+public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger) : IDisposable
+{
+    /// <summary>Seed of the built-in model's random weights: the same weights, and captions, on every start.</summary>
+    public const int BuiltInSeed = 42;
+    public const string BuiltInId = "builtin-tiny";
+    public const string BuiltInDescription = "built-in tiny (random weights)";
+
+    // torch.manual_seed seeds a process-wide generator: keep two hosts (tests) from interleaving draws.
+    private static readonly Lock BuiltInLock = new();
+
+    // One Captioner is not safe to use from two threads at once (module mode, TorchSharp's
+    // thread-local dispose scopes, one set of weights driven by two KV caches), so generation is
+    // serialized here, one request at a time. The continuous batcher replaces this gate: it owns
+    // the model and runs many requests' decoding steps in one batch.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile LoadedModel? _loaded;
+    private volatile string _state = "loading";
+
+    /// <summary>The model, once it has loaded and answered its warm-up caption; null before.</summary>
+    public LoadedModel? Current => _loaded;
+
+    public bool IsReady => _loaded is not null;
+
+    /// <summary>"loading", "ready" or "failed: ..." (for the readiness check and 503 answers).</summary>
+    public string State => _state;
+
+    /// <summary>Loads the model and runs the warm-up caption. Called once, by <see cref="ModelLoader"/>.</summary>
+    public void Load(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        try
+        {
+            var device = TorchRuntime.ResolveDevice(o.Device);
+            var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
+            var load = Stopwatch.StartNew();
+            Captioner model;
+            string id, checkpoint;
+            if (o.UsesBuiltInModel)
+            {
+                logger.LogWarning(
+                    "No checkpoint configured (Captioner:Checkpoint): using the {Model} model, preset 'tiny' with seed {Seed}. "
+                    + "Its captions are meaningless; set Captioner:Checkpoint (env Captioner__Checkpoint) to a checkpoint directory.",
+                    BuiltInDescription, BuiltInSeed);
+                model = BuildBuiltIn(device, dtype);
+                (id, checkpoint) = (BuiltInId, BuiltInDescription);
+            }
+            else
+            {
+                checkpoint = Path.GetFullPath(o.Checkpoint!);
+                id = Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint));
+                logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType}", checkpoint, o.Device, o.DType);
+                model = Checkpoint.Load(checkpoint, device, dtype);
+            }
+            model.eval();
+            load.Stop();
+            cancellationToken.ThrowIfCancellationRequested();
+
+            var pipeline = new CaptionPipeline(model, o.ToImageLimits());
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType,
+                model.CountParameters(), load.Elapsed, TimeSpan.Zero);
+
+            var warmup = Stopwatch.StartNew();
+            var outcome = Caption(candidate, WarmupImage(model.Config.ImageSize), model.Config.Decoding);
+            warmup.Stop();
+
+            _loaded = candidate with { WarmupTime = warmup.Elapsed };
+            _state = "ready";
+            logger.LogInformation(
+                "Model ready: {Id} ({Checkpoint}) on {Device} as {DType}, {Parameters:N0} parameters; loaded in {LoadMs:F0} ms, "
+                + "warm-up caption in {WarmupMs:F0} ms: \"{Caption}\"",
+                id, checkpoint, _loaded.DeviceName, _loaded.DTypeName, _loaded.Parameters.Total,
+                load.Elapsed.TotalMilliseconds, warmup.Elapsed.TotalMilliseconds, outcome.Text);
+        }
+        catch (Exception e)
+        {
+            _state = "failed: " + e.Message;
+            throw;
+        }
+    }
+
+    /// <summary>Captions one encoded image. Throws <see cref="ModelNotReadyException"/> before the model is ready
+    /// and <see cref="Model.Imaging.ImageRejectedException"/> for an image the preprocessor refuses.</summary>
+    public async Task<CaptionOutcome> CaptionAsync(byte[] image, DecodingOptions decoding, CancellationToken cancellationToken)
+    {
+        var model = _loaded ?? throw new ModelNotReadyException($"The model is not ready ({_state}).");
+
+        // Decoding and resizing are thread-safe: done before taking the gate, in parallel across requests.
+        var clock = Stopwatch.StartNew();
+        float[] chw = model.Pipeline.Preprocessor.ToChw(image);
+        var preprocess = clock.Elapsed;
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            return Generate(model, chw, decoding) with { Preprocess = preprocess };
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static CaptionOutcome Caption(LoadedModel model, byte[] image, DecodingOptions decoding)
+    {
+        var clock = Stopwatch.StartNew();
+        float[] chw = model.Pipeline.Preprocessor.ToChw(image);
+        return Generate(model, chw, decoding) with { Preprocess = clock.Elapsed };
+    }
+
+    /// <summary>Runs on one thread from start to end: TorchSharp's dispose scopes are thread-local.</summary>
+    private static CaptionOutcome Generate(LoadedModel model, float[] chw, DecodingOptions decoding)
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = torch.NewDisposeScope();
+        var pixels = model.Pipeline.Preprocessor.ToBatch([chw]);
+        var sequence = model.Pipeline.Generator.Generate(pixels, decoding)[0];
+        var text = model.Pipeline.Tokenizer.Decode(sequence.Tokens);
+        return new CaptionOutcome(text, sequence.Tokens.Length, sequence.Finished, TimeSpan.Zero, clock.Elapsed);
+    }
+
+    private static Captioner BuildBuiltIn(torch.Device device, torch.ScalarType dtype)
+    {
+        Captioner model;
+        lock (BuiltInLock)
+        {
+            torch.manual_seed(BuiltInSeed);
+            model = new Captioner(Presets.Tiny);
+        }
+        model.to(dtype);
+        model.to(device);
+        return model;
+    }
+
+    /// <summary>A small PNG (a colour gradient) that goes through the same decode/resize path as an upload.</summary>
+    internal static byte[] WarmupImage(int size)
+    {
+        size = Math.Max(size, 8);
+        using var image = new Image<Rgb24>(size, size);
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (int x = 0; x < row.Length; x++)
+                    row[x] = new Rgb24((byte)(255 * x / size), (byte)(255 * y / size), 128);
+            }
+        });
+        using var png = new MemoryStream();
+        image.SaveAsPng(png);
+        return png.ToArray();
+    }
+
+    public void Dispose()
+    {
+        _loaded?.Pipeline.Model.Dispose();
+        _gate.Dispose();
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace CaptionService.Api.Intake;
+
+/// <summary>
+/// The multipart/form-data fields of <c>POST /captions</c>. Everything but the image is optional;
+/// an absent (or empty) field takes the checkpoint's default (its config's <c>decoding</c>).
+/// Numbers are taken as text and parsed by <see cref="DecodingForm"/> so that a bad value gets a
+/// 400 that names the field.
+/// </summary>
+public sealed class CaptionForm
+{
+    /// <summary>The image to caption: JPEG, PNG, WebP, BMP or GIF (first frame only).</summary>
+    // No [FromForm] here: Swashbuckle refuses it on an IFormFile. Files bind by name, ignoring case ("image").
+    public IFormFile? Image { get; init; }
+
+    /// <summary>Decoding strategy: greedy, sample or beam.</summary>
+    [FromForm(Name = FormFields.Decoding)]
+    public string? Decoding { get; init; }
+
+    /// <summary>Most tokens to generate (at least 1; capped by the model's positions).</summary>
+    [FromForm(Name = FormFields.MaxTokens)]
+    public string? MaxTokens { get; init; }
+
+    /// <summary>Sampling temperature, a positive number (sample only).</summary>
+    [FromForm(Name = FormFields.Temperature)]
+    public string? Temperature { get; init; }
+
+    /// <summary>Sample from the k most likely tokens only; 0 keeps all (sample only).</summary>
+    [FromForm(Name = FormFields.TopK)]
+    public string? TopK { get; init; }
+
+    /// <summary>Nucleus sampling: the smallest set of tokens whose probability reaches p, in (0, 1] (sample only).</summary>
+    [FromForm(Name = FormFields.TopP)]
+    public string? TopP { get; init; }
+
+    /// <summary>Random seed for sampling: the same image, options and seed give the same caption. Drawn (and reported) when absent.</summary>
+    [FromForm(Name = FormFields.Seed)]
+    public string? Seed { get; init; }
+
+    /// <summary>Beams kept by beam search (beam only).</summary>
+    [FromForm(Name = FormFields.NumBeams)]
+    public string? NumBeams { get; init; }
+
+    /// <summary>Beam score = sum of log-probabilities / length^length_penalty (beam only).</summary>
+    [FromForm(Name = FormFields.LengthPenalty)]
+    public string? LengthPenalty { get; init; }
+
+    /// <summary>Never repeat an n-gram of this size; 0 turns it off.</summary>
+    [FromForm(Name = FormFields.NoRepeatNgramSize)]
+    public string? NoRepeatNgramSize { get; init; }
+}
+
+/// <summary>The form field names, as clients send them and problem details name them.</summary>
+public static class FormFields
+{
+    public const string Image = "image";
+    public const string Decoding = "decoding";
+    public const string MaxTokens = "max_tokens";
+    public const string Temperature = "temperature";
+    public const string TopK = "top_k";
+    public const string TopP = "top_p";
+    public const string Seed = "seed";
+    public const string NumBeams = "num_beams";
+    public const string LengthPenalty = "length_penalty";
+    public const string NoRepeatNgramSize = "no_repeat_ngram_size";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        Image, Decoding, MaxTokens, Temperature, TopK, TopP, Seed, NumBeams, LengthPenalty, NoRepeatNgramSize,
+    };
+}

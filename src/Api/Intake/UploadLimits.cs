@@ -1,0 +1,47 @@
+using CaptionService.Api.Options;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace CaptionService.Api.Intake;
+
+/// <summary>
+/// Server-side bounds that follow <see cref="CaptionerOptions.MaxUploadBytes"/>: Kestrel refuses a
+/// request body larger than one image plus the multipart framing and form fields (413 before the
+/// upload is read to the end), and the form reader refuses such a section. The exact per-image
+/// check (413 naming the limit) is <see cref="ImageUpload"/>'s.
+/// </summary>
+public static class UploadLimits
+{
+    /// <summary>Room for multipart boundaries, part headers and the small decoding fields.</summary>
+    public const long FormOverheadBytes = 64 * 1024;
+
+    public static long RequestBodyLimit(CaptionerOptions options) =>
+        Math.Max(1, options.MaxUploadBytes) > long.MaxValue - FormOverheadBytes ? long.MaxValue : Math.Max(1, options.MaxUploadBytes) + FormOverheadBytes;
+
+    /// <summary>The section as configured, unchecked; defaults where it does not even bind (start-up validation reports that).</summary>
+    private static CaptionerOptions Unvalidated(IConfiguration configuration)
+    {
+        try
+        {
+            return configuration.GetSection(CaptionerOptions.Section).Get<CaptionerOptions>() ?? new CaptionerOptions();
+        }
+        catch (InvalidOperationException)
+        {
+            return new CaptionerOptions();
+        }
+    }
+
+    public static IServiceCollection AddUploadLimits(this IServiceCollection services)
+    {
+        // Read from the configuration, not IOptions<CaptionerOptions>: Kestrel's options are built with
+        // the app, and bad settings must be reported by start-up validation (naming them), not here.
+        services.AddOptions<KestrelServerOptions>().Configure<IConfiguration>((kestrel, configuration) =>
+            kestrel.Limits.MaxRequestBodySize = RequestBodyLimit(Unvalidated(configuration)));
+        services.AddOptions<FormOptions>().Configure<IConfiguration>((form, configuration) =>
+        {
+            form.MultipartBodyLengthLimit = RequestBodyLimit(Unvalidated(configuration));
+            form.ValueCountLimit = 64;
+        });
+        return services;
+    }
+}

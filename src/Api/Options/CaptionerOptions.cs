@@ -1,0 +1,31 @@
+using CaptionService.Model.Imaging;
+
+namespace CaptionService.Api.Options;
+
+/// <summary>
+/// The "Captioner" configuration section (appsettings.json, or environment variables such as
+/// <c>Captioner__Device=cpu</c>). Checked once at start-up by <see cref="CaptionerOptionsValidator"/>.
+/// </summary>
+public sealed class CaptionerOptions
+{
+    public const string Section = "Captioner";
+
+    /// <summary>A checkpoint directory (config.json + model.safetensors); empty: the built-in tiny model with random weights.</summary>
+    public string? Checkpoint { get; set; }
+
+    /// <summary>"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N".</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>"fp32", "bf16" or "fp16" (fp16 only on CUDA).</summary>
+    public string DType { get; set; } = "fp32";
+
+    /// <summary>Most bytes accepted for one uploaded image (default 20 MiB).</summary>
+    public long MaxUploadBytes { get; set; } = ImageLimits.Default.MaxBytes;
+
+    /// <summary>Most pixels (width x height, as the image header declares them) accepted (default 40 M).</summary>
+    public long MaxPixels { get; set; } = ImageLimits.Default.MaxPixels;
+
+    public bool UsesBuiltInModel => string.IsNullOrWhiteSpace(Checkpoint);
+
+    public ImageLimits ToImageLimits() => new() { MaxBytes = MaxUploadBytes, MaxPixels = MaxPixels };
+}

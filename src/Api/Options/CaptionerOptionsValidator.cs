@@ -1,0 +1,51 @@
+using CaptionService.Model;
+using Microsoft.Extensions.Options;
+using static TorchSharp.torch;
+
+namespace CaptionService.Api.Options;
+
+/// <summary>Start-up checks of <see cref="CaptionerOptions"/>; every message names the setting it is about.</summary>
+public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CaptionerOptions options)
+    {
+        var errors = new List<string>();
+        const string S = CaptionerOptions.Section;
+
+        if (!options.UsesBuiltInModel)
+        {
+            var dir = Path.GetFullPath(options.Checkpoint!);
+            if (!Directory.Exists(dir))
+                errors.Add($"{S}:Checkpoint: directory '{dir}' does not exist (leave it empty for the built-in tiny model)");
+            else if (!File.Exists(Path.Combine(dir, "config.json")))
+                errors.Add($"{S}:Checkpoint: '{dir}' has no config.json; is it a checkpoint directory?");
+        }
+
+        Device? device = null;
+        try
+        {
+            device = TorchRuntime.ResolveDevice(options.Device ?? "");
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"{S}:Device: {e.Message}");
+        }
+
+        try
+        {
+            var precision = TorchRuntime.ParsePrecision(options.DType ?? "");
+            if (device is not null) TorchRuntime.CheckSupported(device, precision);
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"{S}:DType: {e.Message}");
+        }
+
+        if (options.MaxUploadBytes < 1)
+            errors.Add($"{S}:MaxUploadBytes: must be a positive number of bytes (got {options.MaxUploadBytes})");
+        if (options.MaxPixels < 1)
+            errors.Add($"{S}:MaxPixels: must be a positive number of pixels (got {options.MaxPixels})");
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using CaptionService.Model;
+using CaptionService.Model.Checkpoints;
+using TorchSharp;
+
+namespace CaptionService.Training.Cli;
+
+/// <summary>
+/// <c>captioner import-pretrained timm-gpt2 --vit V --gpt2 G --out DIR</c>: the seed's starting point
+/// (timm ViT-B/16 + HF GPT-2, new cross-attention);
+/// <c>captioner import-pretrained hf --source DIR --out DIR</c>: an HF VisionEncoderDecoder ViT-GPT2 captioner.
+/// </summary>
+internal static class ImportCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("import-pretrained", "Turn pretrained weights into a checkpoint");
+        command.Subcommands.Add(TimmGpt2());
+        command.Subcommands.Add(Hf());
+        return command;
+    }
+
+    private static Command TimmGpt2()
+    {
+        var vit = new Option<FileSystemInfo>("--vit") { Description = "timm vit_base_patch16_224: a .safetensors/.bin file or its folder", Required = true };
+        var gpt2 = new Option<FileSystemInfo>("--gpt2") { Description = "HF gpt2 folder (config.json + model.safetensors or pytorch_model.bin) or weights file", Required = true };
+        var cross = new Option<CrossAttentionMode>("--cross-attention") { Description = "interleaved (the seed) or final", DefaultValueFactory = _ => CrossAttentionMode.Interleaved };
+        var outDir = Output();
+        var seed = new Option<long>("--seed") { Description = "Seed for the new cross-attention weights", DefaultValueFactory = _ => 0 };
+        var command = new Command("timm-gpt2", "timm ViT + HF GPT-2 with new cross-attention (the seed's starting point)") { vit, gpt2, cross, outDir, seed };
+        command.SetAction(result =>
+        {
+            torch.manual_seed(result.GetValue(seed));
+            var baseConfig = Presets.VitB16Gpt2 with { CrossAttention = result.GetValue(cross) };
+            var imported = TimmImporter.Import(result.GetValue(vit)!.FullName, result.GetValue(gpt2)!.FullName, baseConfig);
+            Save(imported, result.GetValue(outDir)!, result.InvocationConfiguration.Output);
+        });
+        return command;
+    }
+
+    private static Command Hf()
+    {
+        var source = new Option<DirectoryInfo>("--source") { Description = "HF VisionEncoderDecoder folder (config.json, preprocessor_config.json, weights)", Required = true };
+        var outDir = Output();
+        var command = new Command("hf", "An HF ViT-GPT2 captioner (e.g. nlpconnect/vit-gpt2-image-captioning)") { source, outDir };
+        command.SetAction(result => Save(HfImporter.Import(result.GetValue(source)!.FullName), result.GetValue(outDir)!, result.InvocationConfiguration.Output));
+        return command;
+    }
+
+    private static Option<DirectoryInfo> Output() => new("--out") { Description = "Checkpoint directory to write", Required = true };
+
+    private static void Save(ImportResult imported, DirectoryInfo dir, TextWriter output)
+    {
+        using var model = imported.Model;
+        Checkpoint.Save(model, dir.FullName);
+        var counts = model.CountParameters();
+        output.WriteLine($"wrote {dir.FullName}");
+        output.WriteLine(imported.Report);
+        output.WriteLine($"encoder: {counts.Encoder}");
+        output.WriteLine($"decoder: {counts.Decoder}");
+        output.WriteLine($"cross_attention: {counts.CrossAttention}");
+        output.WriteLine($"total: {counts.Total}");
+    }
+}

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using CaptionService.Model;
+using CaptionService.Model.Checkpoints;
+using TorchSharp;
+
+namespace CaptionService.Training.Cli;
+
+/// <summary>Where a command's model comes from (a checkpoint, or a preset with random weights)
+/// and where it runs.</summary>
+internal sealed class ModelArguments
+{
+    public Option<DirectoryInfo?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint directory (config.json + model.safetensors)" };
+    public Option<string?> Preset { get; } = new("--preset") { Description = $"Random weights of a preset instead: {string.Join(", ", Presets.All.Keys)}" };
+    public Option<long> Seed { get; } = new("--init-seed") { Description = "Seed for --preset's random weights", DefaultValueFactory = _ => 0 };
+    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
+
+    public void AddTo(Command command, bool withPlacement = true)
+    {
+        command.Options.Add(Checkpoint);
+        command.Options.Add(Preset);
+        command.Options.Add(Seed);
+        if (!withPlacement) return;
+        command.Options.Add(Device);
+        command.Options.Add(DType);
+    }
+
+    /// <summary>Builds or loads the model on the chosen device and precision, in eval mode.</summary>
+    public (Captioner Model, string Source) Load(ParseResult result, bool place = true)
+    {
+        var dir = result.GetValue(Checkpoint);
+        var preset = result.GetValue(Preset);
+        if ((dir is null) == (preset is null))
+            throw new CliException("give exactly one of --checkpoint DIR or --preset NAME");
+        var device = place ? TorchRuntime.ResolveDevice(result.GetValue(Device)!) : torch.CPU;
+        var precision = place ? TorchRuntime.ParsePrecision(result.GetValue(DType)!) : Precision.Fp32;
+        TorchRuntime.CheckSupported(device, precision);
+        Captioner model;
+        string source;
+        if (dir is not null)
+        {
+            model = Model.Checkpoints.Checkpoint.Load(dir.FullName, device, TorchRuntime.ScalarTypeOf(precision));
+            source = dir.FullName;
+        }
+        else
+        {
+            torch.manual_seed(result.GetValue(Seed));
+            model = new Captioner(Presets.Get(preset!));
+            model.to(device).to(TorchRuntime.ScalarTypeOf(precision));
+            source = $"preset {preset} (random weights, seed {result.GetValue(Seed)})";
+        }
+        model.eval();
+        return (model, source);
+    }
+}

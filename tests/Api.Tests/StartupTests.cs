@@ -1,0 +1,195 @@
+using System.Net;
+using CaptionService.Api.Hosting;
+using CaptionService.Api.Options;
+using CaptionService.Model;
+using CaptionService.Model.Checkpoints;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+
+namespace CaptionService.Api.Tests;
+
+/// <summary>Each test starts its own service: settings, checkpoints, readiness, the real server.</summary>
+public class StartupTests
+{
+    private static Dictionary<string, string?> Settings(params (string Key, string? Value)[] pairs) =>
+        pairs.ToDictionary(p => "Captioner:" + p.Key, p => p.Value);
+
+    [Theory]
+    [InlineData("Device", "gpu", "Captioner:Device", "auto, cpu, cuda")]
+    [InlineData("DType", "fp8", "Captioner:DType", "fp32, bf16, fp16")]
+    [InlineData("DType", "fp16", "Captioner:DType", "on CPU use bf16 or fp32")]
+    [InlineData("Checkpoint", "/no/such/checkpoint", "Captioner:Checkpoint", "/no/such/checkpoint")]
+    [InlineData("MaxUploadBytes", "0", "Captioner:MaxUploadBytes", "positive")]
+    [InlineData("MaxPixels", "-5", "Captioner:MaxPixels", "positive")]
+    public void Bad_settings_are_refused_with_a_message_naming_them(string key, string value, string names, string says)
+    {
+        var options = new CaptionerOptions { Device = "cpu" };
+        typeof(CaptionerOptions).GetProperty(key)!.SetValue(options,
+            key.StartsWith("Max") ? long.Parse(value) : value);
+
+        var result = new CaptionerOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        var failure = Assert.Single(result.Failures!);
+        Assert.StartsWith(names + ":", failure);
+        Assert.Contains(says, failure);
+    }
+
+    [Fact]
+    public void A_checkpoint_directory_without_config_is_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory("api-tests-").FullName;
+        try
+        {
+            var result = new CaptionerOptionsValidator().Validate(null, new CaptionerOptions { Checkpoint = dir, Device = "cpu" });
+            Assert.Contains("config.json", Assert.Single(result.Failures!));
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public void The_defaults_are_valid()
+    {
+        Assert.True(new CaptionerOptionsValidator().Validate(null, new CaptionerOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void Bad_settings_stop_the_service_at_start()
+    {
+        using var factory = new ApiFactory(Settings(("Device", "gpu"), ("DType", "fp8")));
+
+        var e = Record.Exception(() => factory.CreateClient());
+
+        // The host fails to start. Which exception the factory sees is a race in WebApplicationFactory:
+        // the validation failure itself, or ObjectDisposedException when the app's Run() has already
+        // disposed the failed host. When it is the former, it names both settings.
+        Assert.NotNull(e);
+        if (e is OptionsValidationException validation)
+        {
+            Assert.Contains("Captioner:Device", validation.Message);
+            Assert.Contains("Captioner:DType", validation.Message);
+        }
+        else
+        {
+            Assert.IsType<ObjectDisposedException>(e);
+        }
+    }
+
+    [Fact]
+    public async Task Before_the_warm_up_caption_ready_is_503_and_live_200()
+    {
+        using var factory = new ApiFactory(Settings(("Device", "cpu")), loadModel: false);
+        var client = factory.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+        var ready = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("Unhealthy", (await Http.Json(ready)).GetProperty("status").GetString());
+
+        await Http.AssertProblem(await client.PostAsync("/captions", Http.Form(Images.Png(8, 8))), HttpStatusCode.ServiceUnavailable, "not ready");
+        await Http.AssertProblem(await client.GetAsync("/model"), HttpStatusCode.ServiceUnavailable, "not ready");
+    }
+
+    [Fact]
+    public async Task A_checkpoint_is_loaded_and_its_decoding_defaults_apply()
+    {
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("api-tests-").FullName, "my-captioner");
+        try
+        {
+            var config = Presets.Tiny with { Decoding = new DecodingOptions { Strategy = DecodingStrategy.Beam, NumBeams = 2, MaxNewTokens = 5 } };
+            torch.manual_seed(7);
+            using (var model = new Captioner(config)) Checkpoint.Save(model, dir);
+
+            using var factory = new ApiFactory(Settings(("Checkpoint", dir), ("Device", "cpu"), ("DType", "bf16")));
+            var client = await factory.ReadyClientAsync();
+
+            var info = await Http.Json(await client.GetAsync("/model"));
+            Assert.Equal("my-captioner", info.GetProperty("id").GetString());
+            Assert.Equal(dir, info.GetProperty("checkpoint").GetString());
+            Assert.False(info.GetProperty("built_in").GetBoolean());
+            Assert.Equal("bf16", info.GetProperty("dtype").GetString());
+            Assert.Equal("beam", info.GetProperty("config").GetProperty("decoding").GetProperty("strategy").GetString());
+
+            var response = await client.PostAsync("/captions", Http.Form(Images.Png(16, 16)));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var answer = await Http.Json(response);
+            Assert.Equal("my-captioner", answer.GetProperty("model").GetProperty("id").GetString());
+            var decoding = answer.GetProperty("decoding");
+            Assert.Equal("beam", decoding.GetProperty("strategy").GetString());
+            Assert.Equal(2, decoding.GetProperty("num_beams").GetInt32());
+            Assert.Equal(5, decoding.GetProperty("max_tokens").GetInt32());
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_checkpoint_that_fails_to_load_fails_the_host_and_stops_the_service()
+    {
+        var dir = Directory.CreateTempSubdirectory("api-tests-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, Checkpoint.ConfigFileName), Presets.Tiny.ToJson()); // no weights
+            var options = Microsoft.Extensions.Options.Options.Create(new CaptionerOptions { Checkpoint = dir, Device = "cpu" });
+            using var host = new ModelHost(options, NullLogger<ModelHost>.Instance);
+            var lifetime = new StoppableLifetime();
+            using var loader = new ModelLoader(host, lifetime, NullLogger<ModelLoader>.Instance);
+
+            await loader.StartAsync(CancellationToken.None);
+            await loader.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.True(lifetime.StopRequested);
+            Assert.False(host.IsReady);
+            Assert.StartsWith("failed:", host.State);
+            Assert.Contains(Checkpoint.WeightsFileName, host.State);
+            var ready = await new ModelReadyHealthCheck(host).CheckHealthAsync(new HealthCheckContext());
+            Assert.Equal(HealthStatus.Unhealthy, ready.Status);
+        }
+        finally
+        {
+            Environment.ExitCode = 0; // the loader sets 1 for the process, which here is the test run
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class StoppableLifetime : IHostApplicationLifetime
+    {
+        public bool StopRequested { get; private set; }
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+        public void StopApplication() => StopRequested = true;
+    }
+
+    [Fact]
+    public async Task Behind_kestrel_a_body_over_the_limit_is_a_413_problem_and_a_caption_still_works()
+    {
+        using var factory = new ApiFactory(Settings(("Device", "cpu"), ("MaxUploadBytes", "100000")));
+        factory.UseKestrel(0);
+        var client = await factory.ReadyClientAsync();
+        Assert.Equal("http", client.BaseAddress?.Scheme);
+
+        // Declared length over the limit: refused before the body is read.
+        var response = await client.PostAsync("/captions", Http.Form(new byte[1_000_000]));
+        await Http.AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "165,536");
+
+        // Chunked, no declared length: refused once the bytes read pass the limit.
+        var chunked = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(new byte[1_000_000]) };
+        chunked.Headers.TransferEncodingChunked = true;
+        await Http.AssertProblem(await client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, "165,536");
+
+        // Just over MaxUploadBytes but within the request limit: the upload check names the image limit.
+        await Http.AssertProblem(await client.PostAsync("/captions", Http.Form(new byte[100_001])), HttpStatusCode.RequestEntityTooLarge, "100,000");
+
+        var ok = await client.PostAsync("/captions", Http.Form(Images.Png(20, 20), ("max_tokens", "3")));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+}
