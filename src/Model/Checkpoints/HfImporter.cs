@@ -20,26 +20,7 @@ public static class HfImporter
         var config = ReadConfig(dir, notes);
         var weights = WeightSource.Find(dir);
         var tensors = WeightSource.Load(weights);
-        try
-        {
-            var model = new Captioner(config);
-            try
-            {
-                var plan = Plan(WeightSource.ShapesOf(tensors), ImportPlan.ShapesOf(model), weights);
-                var report = WeightCopier.Apply(model, plan, [tensors], notes);
-                model.eval();
-                return new ImportResult(model, report);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-        }
-        finally
-        {
-            WeightCopier.DisposeAll([tensors]);
-        }
+        return WeightCopier.BuildAndCopy([tensors], () => config, (_, shapes) => Plan(WeightSource.ShapesOf(tensors), shapes, weights), notes);
     }
 
     /// <summary>The name/shape mapping, without tensors.</summary>

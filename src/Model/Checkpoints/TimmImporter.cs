@@ -28,31 +28,20 @@ public static partial class TimmImporter
         var (vitFile, gptFile) = (WeightSource.Find(vit), WeightSource.Find(gpt2));
         var gptConfig = Path.Combine(Directory.Exists(gpt2) ? gpt2 : Path.GetDirectoryName(Path.GetFullPath(gptFile))!, "config.json");
         var vitTensors = WeightSource.Load(vitFile);
-        Dictionary<string, Tensor>? gptTensors = null;
+        Dictionary<string, Tensor> gptTensors;
         try
         {
             gptTensors = WeightSource.Load(gptFile);
-            var (vitShapes, gptShapes) = (WeightSource.ShapesOf(vitTensors), WeightSource.ShapesOf(gptTensors));
-            var config = ConfigFor(vitShapes, gptShapes, baseConfig ?? Presets.VitB16Gpt2,
-                File.Exists(gptConfig) ? gptConfig : null, vitFile, gptFile);
-            var model = new Captioner(config);
-            try
-            {
-                var plan = Plan(vitShapes, gptShapes, config, ImportPlan.ShapesOf(model), vitFile, gptFile);
-                var report = WeightCopier.Apply(model, plan, [vitTensors, gptTensors]);
-                model.eval();
-                return new ImportResult(model, report);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
         }
-        finally
+        catch
         {
-            WeightCopier.DisposeAll(gptTensors is null ? [vitTensors] : [vitTensors, gptTensors]);
+            WeightCopier.DisposeAll([vitTensors]);
+            throw;
         }
+        var (vitShapes, gptShapes) = (WeightSource.ShapesOf(vitTensors), WeightSource.ShapesOf(gptTensors));
+        return WeightCopier.BuildAndCopy([vitTensors, gptTensors],
+            () => ConfigFor(vitShapes, gptShapes, baseConfig ?? Presets.VitB16Gpt2, File.Exists(gptConfig) ? gptConfig : null, vitFile, gptFile),
+            (config, shapes) => Plan(vitShapes, gptShapes, config, shapes, vitFile, gptFile));
     }
 
     /// <summary>The model config: ViT sizes from the timm tensors, GPT-2 sizes from its config.json or tensors.</summary>

@@ -39,6 +39,32 @@ internal static class WeightCopier
         return new ImportReport(plan.Loads.Count, plan.NewParameters, plan.Ignored, notes ?? []);
     }
 
+    /// <summary>Builds a fresh model from the sources' config, plans the copy against its shapes,
+    /// and copies. The model is disposed if anything fails; the sources always are.</summary>
+    public static ImportResult BuildAndCopy(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> sources, Func<ModelConfig> config,
+        Func<ModelConfig, Dictionary<string, long[]>, ImportPlan> plan, IReadOnlyList<string>? notes = null)
+    {
+        try
+        {
+            var model = new Captioner(config());
+            try
+            {
+                var report = Apply(model, plan(model.Config, ImportPlan.ShapesOf(model)), sources, notes);
+                model.eval();
+                return new ImportResult(model, report);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            DisposeAll(sources);
+        }
+    }
+
     public static void DisposeAll(IEnumerable<IReadOnlyDictionary<string, Tensor>> tensors)
     {
         foreach (var dict in tensors)
