@@ -48,6 +48,29 @@ public sealed class Captioner : nn.Module
     /// <summary>Teacher-forced logits. pixels [B, 3, S, S], tokens [B, T] -> [B, T, V].</summary>
     public Tensor forward(Tensor pixels, Tensor tokens) => decoder.forward(tokens, encoder.forward(pixels));
 
+    /// <summary>
+    /// Mean next-token cross-entropy over the label positions that are not <paramref name="ignoreIndex"/>.
+    /// The LM head and the loss run over chunks of <paramref name="chunk"/> positions, so the
+    /// [B, T, V] logits are never one allocation (V = 50257: 100 MB at B = 32, T = 16; allocations
+    /// that large cost more in page faults than the matmul that fills them). Logits are upcast to fp32.
+    /// </summary>
+    /// <param name="pixels">[B, 3, S, S]</param>
+    /// <param name="tokens">[B, T] start token + caption</param>
+    /// <param name="labels">[B, T] caption + end token, <paramref name="ignoreIndex"/> on padding</param>
+    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64)
+    {
+        var hidden = decoder.Features(tokens, encoder.forward(pixels)).flatten(0, 1);     // [B*T, C]
+        var targets = labels.flatten();                                                   // [B*T]
+        var total = zeros(1, dtype: ScalarType.Float32, device: hidden.device);
+        for (long start = 0; start < targets.shape[0]; start += chunk)
+        {
+            long n = Math.Min(chunk, targets.shape[0] - start);
+            var logits = decoder.LmHead(hidden.narrow(0, start, n)).to(ScalarType.Float32); // [n, V]
+            total = total + nn.functional.cross_entropy(logits, targets.narrow(0, start, n), ignore_index: ignoreIndex, reduction: nn.Reduction.Sum);
+        }
+        return (total / (targets != ignoreIndex).sum().clamp_min(1)).squeeze();
+    }
+
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
     public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
 

@@ -78,6 +78,20 @@ public class CaptionerTests
     }
 
     [Fact]
+    public void Chunked_loss_equals_cross_entropy_over_the_full_logits()
+    {
+        using var scope = torch.NewDisposeScope();
+        var model = Tiny();
+        var pixels = Pixels(Presets.Tiny, 3, 1);
+        var tokens = torch.tensor(new long[,] { { 50256, 10, 20, 30 }, { 50256, 40, 50256, 50256 }, { 50256, 7, 8, 9 } });
+        var labels = torch.tensor(new long[,] { { 10, 20, 30, 50256 }, { 40, 50256, -100, -100 }, { 7, 8, 9, 50256 } });
+        using var _ = torch.no_grad();
+        var reference = torch.nn.functional.cross_entropy(model.forward(pixels, tokens).flatten(0, 1), labels.flatten());
+        foreach (var chunk in new[] { 1, 5, 64 })
+            Assert.Equal(reference.item<float>(), model.Loss(pixels, tokens, labels, chunk: chunk).item<float>(), 4);
+    }
+
+    [Fact]
     public void Eval_turns_every_dropout_off_and_train_turns_it_on()
     {
         using var scope = torch.NewDisposeScope();

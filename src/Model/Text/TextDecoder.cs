@@ -40,7 +40,10 @@ public sealed class TextDecoder : nn.Module
     /// <param name="tokens">[B, T] token ids, starting with the start token</param>
     /// <param name="encoderStates">one [B, S, E] per block (interleaved) or one for all (final)</param>
     /// <returns>[B, T, V]</returns>
-    public Tensor forward(Tensor tokens, IReadOnlyList<Tensor> encoderStates)
+    public Tensor forward(Tensor tokens, IReadOnlyList<Tensor> encoderStates) => LmHead(Features(tokens, encoderStates));
+
+    /// <summary>The final, layer-normed hidden states: [B, T, C] (the LM head's input).</summary>
+    public Tensor Features(Tensor tokens, IReadOnlyList<Tensor> encoderStates)
     {
         var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
         var x = drop.forward(wte.forward(tokens) + wpe.forward(positions));          // [B, T, C]
@@ -49,7 +52,7 @@ public sealed class TextDecoder : nn.Module
             var (k, v) = h[i].Cross.KeysValues(encoderStates[encoderStates.Count == 1 ? 0 : i]);
             x = h[i].forward(x, k, v);
         }
-        return LmHead(ln_f.forward(x));
+        return ln_f.forward(x);
     }
 
     /// <summary>Cross-attention keys and values for every block, computed once per image.</summary>
@@ -70,5 +73,5 @@ public sealed class TextDecoder : nn.Module
     }
 
     /// <summary>The tied head: logits = x · wteᵀ.</summary>
-    private Tensor LmHead(Tensor x) => F.linear(x, wte.weight!);
+    public Tensor LmHead(Tensor x) => F.linear(x, wte.weight!);
 }

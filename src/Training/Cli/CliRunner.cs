@@ -11,6 +11,10 @@ internal static class CliRunner
         InitCommand.Create(),
         ImportCommand.Create(),
         CaptionCommand.Create(),
+        TrainCommand.Create(),
+        EvaluateCommand.Create(),
+        ScoreCommand.Create(),
+        SynthDataCommand.Create(),
     };
 
     /// <summary>Parses and runs; a user's mistake prints one line and exits 2, never a stack trace.</summary>

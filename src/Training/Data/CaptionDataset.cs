@@ -7,10 +7,17 @@ namespace CaptionService.Training.Data;
 public sealed record CaptionedImage(string ImageId, string ImagePath, IReadOnlyList<string> Captions, string? Split);
 
 /// <summary>What reading a dataset found besides the images: files that are not there, and so on.</summary>
-public sealed record DatasetReport(int CaptionsRead, int MissingImages, IReadOnlyList<string> MissingExamples)
+/// <param name="CaptionsRead">Every valid caption in the file, including those of images skipped as missing.</param>
+/// <param name="MissingImages">Images whose file is not there (skipped), with a few of their paths as examples.</param>
+/// <param name="SkippedLines">Malformed records skipped under <see cref="DatasetReadOptions.SkipMalformedLines"/>,
+/// with a few "file:line: problem" examples.</param>
+public sealed record DatasetReport(int CaptionsRead, int MissingImages, IReadOnlyList<string> MissingExamples,
+    int SkippedLines = 0, IReadOnlyList<string>? SkippedExamples = null)
 {
     public override string ToString() =>
-        $"{CaptionsRead} captions" + (MissingImages == 0 ? "" : $", {MissingImages} missing image files (e.g. {string.Join(", ", MissingExamples)})");
+        $"{CaptionsRead} captions"
+        + (MissingImages == 0 ? "" : $", {MissingImages} missing image files (e.g. {string.Join(", ", MissingExamples)})")
+        + (SkippedLines == 0 ? "" : $", {SkippedLines} malformed lines skipped (e.g. {string.Join("; ", SkippedExamples ?? [])})");
 }
 
 /// <summary>A captioning dataset: images with all their references, in file order.</summary>
@@ -37,7 +44,14 @@ public enum DatasetFormat
 }
 
 /// <summary>How to read: where the images are, and what to do about missing ones.</summary>
-/// <param name="ImageRoot">Folder the file's image names are relative to (default: the annotation file's folder,
-/// and for COCO also its sibling folder named after the split, e.g. <c>train2017/</c>).</param>
+/// <param name="ImageRoot">Folder the file's image names are relative to. Default: each format's usual folders (the
+/// annotation file's folder; for COCO also <c>../train2017/</c> for <c>captions_train2017.json</c>; <c>Images/</c> for
+/// Kaggle's <c>captions.txt</c>; <c>Flicker8k_Dataset/</c>...), the one holding most of the first images winning.</param>
 /// <param name="FailOnMissingImages">true: a missing image file is an error; false: it is counted, reported and skipped.</param>
-public sealed record DatasetReadOptions(string? ImageRoot = null, bool FailOnMissingImages = false, DatasetFormat? Format = null);
+/// <param name="Format">The file's format; null: detected from its name and first bytes (<see cref="DatasetReader.Detect"/>).</param>
+/// <param name="SkipMalformedLines">false (default): a malformed record (bad field count, empty caption...) is an error
+/// naming the file and line; true: it is skipped and counted in <see cref="DatasetReport.SkippedLines"/>
+/// (e.g. for the few broken lines of Kaggle's Flickr30k <c>results.csv</c>). Broken JSON in a COCO or Karpathy file and
+/// broken CSV quoting are always errors.</param>
+public sealed record DatasetReadOptions(string? ImageRoot = null, bool FailOnMissingImages = false, DatasetFormat? Format = null,
+    bool SkipMalformedLines = false);

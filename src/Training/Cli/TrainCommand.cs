@@ -1,0 +1,148 @@
+using System.CommandLine;
+using CaptionService.Model;
+using CaptionService.Model.Checkpoints;
+using CaptionService.Model.Imaging;
+using CaptionService.Model.Text;
+using CaptionService.Training.Data;
+using CaptionService.Training.Training;
+using TorchSharp;
+
+namespace CaptionService.Training.Cli;
+
+/// <summary>
+/// <c>captioner train --data FILE [--val-data FILE] (--checkpoint DIR | --preset NAME | --resume OUT) --out OUT</c>.
+/// Unset options take <see cref="TrainOptions.For"/>'s defaults for the model's size.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<FileInfo?>("--data") { Description = "Training annotations (COCO, Karpathy, Flickr token/CSV, CSV, JSONL)" };
+        var valData = new Option<FileInfo?>("--val-data") { Description = "Validation annotations; default: the data's own 'val' split, else a split by image" };
+        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "Folder the annotation file's image names are relative to" };
+        var failOnMissing = new Option<bool>("--fail-on-missing-images") { Description = "Stop when an image file is missing (default: count, report and skip)" };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Validation share when splitting by image", DefaultValueFactory = _ => 0.05 };
+        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Start from this checkpoint (from init or import-pretrained)" };
+        var preset = new Option<string?>("--preset") { Description = "Start from random weights of a preset" };
+        var resume = new Option<DirectoryInfo?>("--resume") { Description = "Continue the run in this output folder exactly where it stopped" };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (last/, best/, metrics.csv, metrics.json, curves.png)" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+        var epochs = new Option<int?>("--epochs");
+        var batchSize = new Option<int?>("--batch-size");
+        var lr = new Option<double?>("--lr") { Description = "OneCycle's max learning rate" };
+        var warmup = new Option<double?>("--warmup") { Description = "Fraction of steps rising to the max learning rate" };
+        var weightDecay = new Option<double?>("--weight-decay");
+        var decoderAt = new Option<int?>("--unfreeze-decoder-at") { Description = "First epoch (0-based) in which GPT-2 trains" };
+        var encoderAt = new Option<int?>("--unfreeze-encoder-at") { Description = "First epoch (0-based) in which the ViT trains" };
+        var maxLength = new Option<int?>("--max-length") { Description = "Longest training sequence in tokens" };
+        var precision = new Option<string?>("--precision") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)" };
+        var clip = new Option<double?>("--clip-norm") { Description = "Gradient norm clip (0: off)" };
+        var accumulation = new Option<int?>("--accumulation") { Description = "Micro-batches per optimizer step" };
+        var seed = new Option<int?>("--seed");
+        var workers = new Option<int?>("--workers") { Description = "Image decoding threads" };
+        var noAugment = new Option<bool>("--no-augment") { Description = "Turn off flips, colour jitter and shift-scale-rotate" };
+        var command = new Command("train", "Train a captioner")
+        {
+            data, valData, imageRoot, failOnMissing, valFraction, checkpoint, preset, resume, output, device,
+            epochs, batchSize, lr, warmup, weightDecay, decoderAt, encoderAt, maxLength, precision, clip, accumulation, seed, workers, noAugment,
+        };
+        command.SetAction((result, cancel) =>
+        {
+            var (outWriter, _) = (result.InvocationConfiguration.Output, 0);
+            var resumeDir = result.GetValue(resume);
+            var outDir = resumeDir?.FullName ?? result.GetValue(output)?.FullName ?? throw new CliException("give --out DIR (or --resume DIR)");
+            var dev = TorchRuntime.ResolveDevice(result.GetValue(device)!);
+
+            Captioner model;
+            TrainingState? state = null;
+            TrainOptions options;
+            if (resumeDir is not null)
+            {
+                var last = Path.Combine(resumeDir.FullName, "last");
+                state = TrainingState.Load(last);
+                options = state.Options; // a resumed run keeps its recipe
+                model = Checkpoint.Load(last, dev);
+            }
+            else
+            {
+                var (dir, name) = (result.GetValue(checkpoint), result.GetValue(preset));
+                if ((dir is null) == (name is null)) throw new CliException("give exactly one of --checkpoint DIR, --preset NAME or --resume DIR");
+                if (dir is not null) model = Checkpoint.Load(dir.FullName, dev);
+                else
+                {
+                    torch.manual_seed(result.GetValue(seed) ?? 0);
+                    model = new Captioner(Presets.Get(name!));
+                    model.to(dev);
+                }
+                var d = TrainOptions.For(model.Config);
+                options = d with
+                {
+                    Epochs = result.GetValue(epochs) ?? d.Epochs,
+                    BatchSize = result.GetValue(batchSize) ?? d.BatchSize,
+                    MaxLearningRate = result.GetValue(lr) ?? d.MaxLearningRate,
+                    WarmupFraction = result.GetValue(warmup) ?? d.WarmupFraction,
+                    WeightDecay = result.GetValue(weightDecay) ?? d.WeightDecay,
+                    UnfreezeDecoderAt = result.GetValue(decoderAt) ?? d.UnfreezeDecoderAt,
+                    UnfreezeEncoderAt = result.GetValue(encoderAt) ?? d.UnfreezeEncoderAt,
+                    MaxLength = Math.Min(result.GetValue(maxLength) ?? d.MaxLength, model.Config.MaxPositions),
+                    Precision = result.GetValue(precision) is string p ? TorchRuntime.ParsePrecision(p) : d.Precision,
+                    ClipNorm = result.GetValue(clip) ?? d.ClipNorm,
+                    Accumulation = result.GetValue(accumulation) ?? d.Accumulation,
+                    Seed = result.GetValue(seed) ?? d.Seed,
+                    Workers = result.GetValue(workers) ?? d.Workers,
+                    Augment = result.GetValue(noAugment) ? AugmentOptions.None : d.Augment,
+                };
+                var errors = options.Validate().ToList();
+                if (errors.Count > 0) throw new CliException(string.Join("; ", errors.Select(e => "--" + e.Split(' ')[0].Replace('_', '-') + ": " + e)));
+            }
+            TorchRuntime.CheckSupported(dev, options.Precision);
+
+            var dataFile = result.GetValue(data) ?? throw new CliException("give --data FILE (training annotations)");
+            var read = new DatasetReadOptions(result.GetValue(imageRoot)?.FullName, result.GetValue(failOnMissing));
+            var dataset = DatasetReader.Read(dataFile.FullName, read);
+            outWriter.WriteLine($"{dataFile.FullName}: {dataset.Images.Count} images, {dataset.Report}");
+            var split = new SplitOptions(ValFraction: result.GetValue(valFraction), TestFraction: 0, Seed: options.Seed);
+            IReadOnlyList<CaptionedImage> trainImages, valImages;
+            if (result.GetValue(valData) is FileInfo valFile)
+            {
+                var valSet = DatasetReader.Read(valFile.FullName, read);
+                outWriter.WriteLine($"{valFile.FullName}: {valSet.Images.Count} images, {valSet.Report}");
+                trainImages = dataset.Images.Any(i => i.Split is not null) ? DatasetSplits.Select(dataset, "train", split).Images : dataset.Images;
+                valImages = valSet.Images.Any(i => i.Split is not null) ? DatasetSplits.Select(valSet, "val", split).Images : valSet.Images;
+            }
+            else
+            {
+                trainImages = DatasetSplits.Select(dataset, "train", split).Images;
+                valImages = DatasetSplits.Select(dataset, "val", split).Images;
+            }
+            if (trainImages.Count == 0 || valImages.Count == 0)
+                throw new CliException($"need training and validation images (got {trainImages.Count} and {valImages.Count})");
+
+            var preprocessor = new ImagePreprocessor(model.Config);
+            var tokenizer = new CaptionTokenizer(model.Config);
+            var loaderOptions = new LoaderOptions(options.BatchSize, options.MaxLength, options.Augment, options.Seed, options.Workers);
+            var trainLoader = new Loader(trainImages, preprocessor, tokenizer, loaderOptions, train: true);
+            var valLoader = new Loader(valImages, preprocessor, tokenizer, loaderOptions with { Augment = AugmentOptions.None }, train: false);
+            outWriter.WriteLine($"train: {trainImages.Count} images, {trainLoader.Samples} captions; val: {valImages.Count} images, {valLoader.Samples} captions");
+
+            ITrainingReporter reporter = ReferenceEquals(outWriter, Console.Out) && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
+                ? new ProgressBarReporter()
+                : new TextReporter(outWriter);
+            // Ctrl+C: finish the current step, save, and exit; a second Ctrl+C is left to the runtime.
+            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            ConsoleCancelEventHandler onCancel = (_, e) => { if (!interrupt.IsCancellationRequested) { e.Cancel = true; interrupt.Cancel(); } };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var trained = new Trainer(model, trainLoader, valLoader, options, outDir, reporter).Run(state, interrupt.Token);
+                return Task.FromResult(trained.Interrupted ? 130 : 0);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+                model.Dispose();
+            }
+        });
+        return command;
+    }
+}

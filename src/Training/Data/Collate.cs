@@ -1,0 +1,54 @@
+using CaptionService.Model.Text;
+using static TorchSharp.torch;
+
+namespace CaptionService.Training.Data;
+
+/// <summary>One training batch: images and teacher-forcing tokens, padded to its longest caption.</summary>
+/// <param name="Pixels">[B, 3, S, S]</param>
+/// <param name="Input">[B, T] int64: start token + caption, padded with the pad id</param>
+/// <param name="Labels">[B, T] int64: caption + end token, -100 on padding (ignored by the loss)</param>
+/// <param name="Tokens">Number of label positions that count (not padding).</param>
+public sealed record Batch(Tensor Pixels, Tensor Input, Tensor Labels, int Tokens) : IDisposable
+{
+    public void Dispose()
+    {
+        Pixels.Dispose();
+        Input.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>The seed's collate: tokenize, then pad dynamically to the longest caption in the batch.</summary>
+public static class Collate
+{
+    public const int IgnoreIndex = -100;
+
+    /// <param name="images">CHW float images, all S x S</param>
+    public static Batch Make(IReadOnlyList<float[]> images, IReadOnlyList<string> captions, CaptionTokenizer tokenizer, int imageSize, int maxLength)
+    {
+        var pairs = captions.Select(c => tokenizer.ForTraining(c, maxLength)).ToList();
+        int b = pairs.Count, t = pairs.Max(p => p.Input.Length);
+        var input = new long[b * t];
+        var labels = new long[b * t];
+        int tokens = 0;
+        for (int i = 0; i < b; i++)
+        {
+            var (x, y) = pairs[i];
+            for (int j = 0; j < t; j++)
+            {
+                // Padding is found by length, never by token id: pad == end == 50256.
+                bool real = j < x.Length;
+                input[i * t + j] = real ? x[j] : tokenizer.PadId;
+                labels[i * t + j] = real ? y[j] : IgnoreIndex;
+            }
+            tokens += x.Length;
+        }
+        var pixels = new float[b * 3 * imageSize * imageSize];
+        for (int i = 0; i < b; i++) images[i].CopyTo(pixels, i * images[i].Length);
+        return new Batch(
+            tensor(pixels, [b, 3, imageSize, imageSize]),
+            tensor(input, [b, t]),
+            tensor(labels, [b, t]),
+            tokens);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using CaptionService.Model.Imaging;
+using CaptionService.Model.Text;
+
+namespace CaptionService.Training.Data;
+
+/// <param name="Workers">Threads decoding and augmenting images ahead of the model.</param>
+/// <param name="Prefetch">Batches ready and waiting at most (the bounded queue).</param>
+public sealed record LoaderOptions(int BatchSize, int MaxLength, AugmentOptions Augment, int Seed, int Workers = 2, int Prefetch = 4);
+
+/// <summary>
+/// Turns (image, caption) pairs into padded batches ahead of the training step: a producer
+/// decodes and augments each batch's images in parallel and puts finished batches in a bounded
+/// queue. The order and every augmentation follow from (seed, epoch, position) alone, so a
+/// resumed run sees exactly the batches it would have seen.
+/// </summary>
+public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocessor preprocessor, CaptionTokenizer tokenizer,
+    LoaderOptions options, bool train)
+{
+    /// <summary>Every (image, caption) pair: each reference caption is one sample, as in the seed.</summary>
+    private readonly (CaptionedImage Image, string Caption)[] samples =
+        images.SelectMany(i => i.Captions.Select(c => (i, c))).ToArray();
+
+    public int Samples => samples.Length;
+    public int BatchesPerEpoch => (samples.Length + options.BatchSize - 1) / options.BatchSize;
+
+    /// <summary>Time the consumer spent waiting for batches in the last epoch enumerated.</summary>
+    public TimeSpan Waited { get; private set; }
+
+    /// <summary>The batches of one epoch, from <paramref name="skip"/> on. Dispose each batch after use.</summary>
+    public IEnumerable<Batch> Epoch(int epoch, int skip = 0, CancellationToken cancel = default)
+    {
+        var order = Enumerable.Range(0, samples.Length).ToArray();
+        if (train) new Random(Seed(options.Seed, epoch, -1)).Shuffle(order);
+        var queue = Channel.CreateBounded<Batch>(new BoundedChannelOptions(Math.Max(1, options.Prefetch)) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                for (int b = skip; b < BatchesPerEpoch; b++)
+                    await queue.Writer.WriteAsync(Make(order, epoch, b), stop.Token);
+                queue.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                queue.Writer.Complete(e);
+            }
+        });
+
+        Waited = TimeSpan.Zero;
+        try
+        {
+            while (true)
+            {
+                var watch = Stopwatch.StartNew();
+                var more = queue.Reader.WaitToReadAsync(stop.Token).AsTask().GetAwaiter().GetResult();
+                Waited += watch.Elapsed;
+                if (!more) break;
+                while (queue.Reader.TryRead(out var batch)) yield return batch;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            try { producer.GetAwaiter().GetResult(); } catch (OperationCanceledException) { }
+            while (queue.Reader.TryRead(out var left)) left.Dispose();
+        }
+    }
+
+    private Batch Make(int[] order, int epoch, int batch)
+    {
+        int start = batch * options.BatchSize, count = Math.Min(options.BatchSize, samples.Length - start);
+        var pixels = new float[count][];
+        var captions = new string[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers) }, i =>
+        {
+            int index = order[start + i];
+            var (image, caption) = samples[index];
+            using var decoded = preprocessor.Decode(File.ReadAllBytes(image.ImagePath));
+            if (train)
+                caption = Augment.Apply(decoded, caption, options.Augment, new Random(Seed(options.Seed, epoch, start + i)));
+            pixels[i] = preprocessor.ToChw(decoded);
+            captions[i] = caption;
+        });
+        return Collate.Make(pixels, captions, tokenizer, preprocessor.ImageSize, options.MaxLength);
+    }
+
+    /// <summary>A stable seed from (run seed, epoch, position): the same in every process.</summary>
+    private static int Seed(int seed, int epoch, int position) =>
+        unchecked((int)(((uint)seed * 2654435761u) ^ ((uint)epoch * 40503u + 1) * 2246822519u ^ (uint)(position + 1) * 3266489917u));
+}

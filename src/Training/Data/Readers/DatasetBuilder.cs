@@ -1,0 +1,121 @@
+namespace CaptionService.Training.Data.Readers;
+
+/// <summary>
+/// What every reader shares: groups captions by image (first appearance order), trims and checks
+/// captions, turns malformed records into errors naming file and line (or skips them when asked),
+/// picks the image folder, and checks that the image files are there.
+/// </summary>
+internal sealed class DatasetBuilder(string source, DatasetFormat format, DatasetReadOptions options)
+{
+    private const int Examples = 5;
+
+    private sealed class Entry(string id, string file, string? split, string where)
+    {
+        public string Id { get; } = id;
+        public string File { get; } = file;
+        public string? Split { get; } = split;
+        public string Where { get; } = where;
+        public List<string> Captions { get; } = [];
+    }
+
+    private readonly Dictionary<string, Entry> byId = new(StringComparer.Ordinal);
+    private readonly List<Entry> order = [];
+    private readonly List<string> skippedExamples = [];
+    private int captionsRead, skipped;
+
+    /// <summary>The annotation file, as given to the reader.</summary>
+    public string Source { get; } = source;
+
+    /// <summary>"file:line", the prefix of every message about a record.</summary>
+    public string At(long line) => $"{Source}:{line}";
+
+    /// <summary>A malformed record: an error, or (with <see cref="DatasetReadOptions.SkipMalformedLines"/>) counted and skipped.</summary>
+    public void Malformed(string where, string problem)
+    {
+        if (!options.SkipMalformedLines)
+            throw new InvalidDataException($"{where}: {problem}");
+        skipped++;
+        if (skippedExamples.Count < Examples) skippedExamples.Add($"{where}: {problem}");
+    }
+
+    /// <summary>Runs one record's reading; a <see cref="MalformedRecordException"/> inside becomes <see cref="Malformed"/>.</summary>
+    public void Record(string where, Action read)
+    {
+        try { read(); }
+        catch (MalformedRecordException e) { Malformed(where, e.Message); }
+    }
+
+    /// <summary>Declares an image (file name relative to the image folder, or absolute); false if malformed.</summary>
+    public bool Image(string id, string file, string? split, string where)
+    {
+        if (string.IsNullOrWhiteSpace(id)) { Malformed(where, "empty image id"); return false; }
+        if (string.IsNullOrWhiteSpace(file)) { Malformed(where, $"image {id}: empty file name"); return false; }
+        split = string.IsNullOrWhiteSpace(split) ? null : split.Trim();
+        if (byId.TryGetValue(id, out var known))
+        {
+            if (known.File != file) { Malformed(where, $"image {id} is {file} here but {known.File} at {known.Where}"); return false; }
+            if (known.Split != split) { Malformed(where, $"image {id} is in split '{split}' here but '{known.Split}' at {known.Where}"); return false; }
+            return true;
+        }
+        var entry = new Entry(id, file, split, where);
+        byId.Add(id, entry);
+        order.Add(entry);
+        return true;
+    }
+
+    /// <summary>Adds a caption of an image already declared; trims it; an empty one is malformed.</summary>
+    public void Caption(string id, string? caption, string where)
+    {
+        if (!byId.TryGetValue(id, out var entry)) { Malformed(where, $"caption of unknown image id {id}"); return; }
+        var text = caption?.Trim() ?? "";
+        if (text.Length == 0) { Malformed(where, $"empty caption for image {id}"); return; }
+        entry.Captions.Add(text);
+        captionsRead++;
+    }
+
+    /// <summary>Declares the image if new, then adds the caption: the usual one-line-per-caption formats.</summary>
+    public void Add(string id, string file, string? caption, string? split, string where)
+    {
+        if (Image(id, file, split, where)) Caption(id, caption, where);
+    }
+
+    /// <summary>
+    /// Resolves every image file against the image folder and builds the dataset. The folder is
+    /// <see cref="DatasetReadOptions.ImageRoot"/> if given, else the candidate in which most of the
+    /// first images exist (ties: the earlier candidate), else the first candidate that is a folder.
+    /// Images without captions are left out.
+    /// </summary>
+    public CaptionDataset Build(IEnumerable<string> rootCandidates)
+    {
+        var images = order.Where(e => e.Captions.Count > 0).ToList();
+        var root = ChooseRoot(rootCandidates.Select(Path.GetFullPath).Distinct().ToList(), images);
+        var kept = new List<CaptionedImage>(images.Count);
+        var missing = new List<string>();
+        foreach (var e in images)
+        {
+            var path = Path.GetFullPath(Path.Combine(root, e.File));
+            if (File.Exists(path)) kept.Add(new CaptionedImage(e.Id, path, e.Captions, e.Split));
+            else missing.Add(path);
+        }
+        if (missing.Count > 0 && options.FailOnMissingImages)
+            throw new FileNotFoundException(
+                $"{Source}: {missing.Count} of {images.Count} image files are missing under {root} (e.g. {string.Join(", ", missing.Take(3))})",
+                missing[0]);
+        var report = new DatasetReport(captionsRead, missing.Count, missing.Take(Examples).ToList(), skipped, skippedExamples);
+        return new CaptionDataset(Path.GetFullPath(Source), format, kept, report);
+    }
+
+    private string ChooseRoot(List<string> candidates, List<Entry> images)
+    {
+        if (options.ImageRoot is not null) return Path.GetFullPath(options.ImageRoot);
+        var sample = images.Take(20).ToList();
+        string? best = null;
+        int bestHits = 0;
+        foreach (var dir in candidates.Where(Directory.Exists))
+        {
+            int hits = sample.Count(e => File.Exists(Path.Combine(dir, e.File)));
+            if (hits > bestHits) (best, bestHits) = (dir, hits);
+        }
+        return best ?? candidates.FirstOrDefault(Directory.Exists) ?? candidates[0];
+    }
+}

@@ -1,0 +1,112 @@
+using System.Text.Json;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+
+namespace CaptionService.Training.Data.Synthetic;
+
+/// <summary>What <see cref="SynthData.Generate"/> wrote.</summary>
+/// <param name="Files">The three COCO caption files, by split: train, val, test.</param>
+/// <param name="Images">Images per split.</param>
+public sealed record SynthDataSummary(IReadOnlyDictionary<string, string> Files, IReadOnlyDictionary<string, int> Images, int Captions);
+
+/// <summary>
+/// A synthetic captioning set of coloured shapes, small enough for a tiny model to learn: PNGs under
+/// <c>DIR/images/</c> and COCO caption files <c>DIR/captions_{train,val,test}.json</c> (80/10/10 by image),
+/// whose <c>file_name</c>s ("images/000000.png") resolve against the JSON's folder, so
+/// <c>DatasetReader.Read("DIR/captions_train.json")</c> needs no options. Everything follows from the
+/// seed: image <c>i</c> (id i + 1) is <see cref="SceneFor"/>(seed, i), and the same seed gives
+/// byte-identical files.
+/// </summary>
+public static class SynthData
+{
+    public static readonly IReadOnlyList<string> Splits = ["train", "val", "test"];
+
+    public static SynthDataSummary Generate(string outDir, int images, int seed, int imageSize = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(images, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageSize, 16);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(imageSize, 1024);
+        outDir = Path.GetFullPath(outDir);
+        Directory.CreateDirectory(Path.Combine(outDir, "images"));
+        var encoder = new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 };
+
+        int val = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
+        int test = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
+        int train = images - val - test;
+        var entries = Splits.ToDictionary(s => s, _ => new List<(int Id, string File, IReadOnlyList<string> Captions)>());
+        for (int i = 0; i < images; i++)
+        {
+            var rng = Rng(seed, i);
+            var scene = SynthScene.Sample(ref rng);
+            var file = $"images/{i:D6}.png";
+            using (var image = SceneRenderer.Render(scene, imageSize, ref rng))
+                image.SaveAsPng(Path.Combine(outDir, file), encoder);
+            // Scenes are independent draws, so consecutive blocks make fair splits.
+            var split = i < train ? "train" : i < train + val ? "val" : "test";
+            entries[split].Add((i + 1, file, SceneCaptions.For(scene)));
+        }
+
+        int annotationId = 1;
+        var files = new Dictionary<string, string>();
+        foreach (var split in Splits)
+        {
+            files[split] = Path.Combine(outDir, $"captions_{split}.json");
+            annotationId = WriteCoco(files[split], split, seed, imageSize, entries[split], annotationId);
+        }
+        return new SynthDataSummary(files, entries.ToDictionary(e => e.Key, e => e.Value.Count), annotationId - 1);
+    }
+
+    /// <summary>The scene of image <paramref name="index"/> (its id is index + 1).</summary>
+    public static SynthScene SceneFor(int seed, int index)
+    {
+        var rng = Rng(seed, index);
+        return SynthScene.Sample(ref rng);
+    }
+
+    /// <summary>One generator per image, so an image does not depend on how many come before it.</summary>
+    private static SplitMix64 Rng(int seed, int index)
+    {
+        var mix = new SplitMix64(((ulong)(uint)seed << 32) | (uint)index);
+        return new SplitMix64(mix.NextUInt64());
+    }
+
+    /// <summary>A COCO captions file: info, licenses, images (id, file_name, width, height), annotations
+    /// (id, image_id, caption). Returns the next annotation id.</summary>
+    private static int WriteCoco(string path, string split, int seed, int size,
+        List<(int Id, string File, IReadOnlyList<string> Captions)> entries, int annotationId)
+    {
+        using var stream = File.Create(path);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartObject("info");
+        json.WriteString("description", $"synthetic coloured shapes ({split}), captioner synth-data --seed {seed} --size {size}");
+        json.WriteString("version", "1.0");
+        json.WriteEndObject();
+        json.WriteStartArray("licenses");
+        json.WriteEndArray();
+        json.WriteStartArray("images");
+        foreach (var (id, file, _) in entries)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("id", id);
+            json.WriteString("file_name", file);
+            json.WriteNumber("width", size);
+            json.WriteNumber("height", size);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("annotations");
+        foreach (var (id, _, captions) in entries)
+            foreach (var caption in captions)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("id", annotationId++);
+                json.WriteNumber("image_id", id);
+                json.WriteString("caption", caption);
+                json.WriteEndObject();
+            }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        return annotationId;
+    }
+}

@@ -1,0 +1,92 @@
+using CaptionService.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CaptionService.Training.Training;
+
+/// <summary>
+/// Mixed precision without autocast (TorchSharp has none): the optimizer owns fp32 master weights
+/// (<c>master</c>); forward and backward run on a working copy in bf16 or fp16 (<see cref="Work"/>).
+/// After backward the working gradients are copied into fp32 master gradients, the optimizer steps
+/// the masters, and the masters are copied back. fp16 adds dynamic loss scaling (skip the step and
+/// halve the scale on inf/NaN gradients, double it after 2000 clean steps); bf16 needs none.
+/// The loss is computed in fp32. With fp32 there is no copy: <see cref="Work"/> is the master.
+/// </summary>
+/// <remarks>Unlike CUDA autocast, LayerNorm and softmax run in the working precision; PyTorch's CPU
+/// and CUDA kernels for both accumulate in fp32 internally.</remarks>
+public sealed class MixedPrecision : IDisposable
+{
+    private readonly Captioner master;
+    private readonly (Tensor Master, Tensor Work)[] pairs;
+    private int cleanSteps;
+
+    public Captioner Work { get; }
+    public Precision Precision { get; }
+    public double LossScale { get; private set; }
+
+    public MixedPrecision(Captioner master, Precision precision)
+    {
+        this.master = master;
+        Precision = precision;
+        LossScale = precision == Precision.Fp16 ? 65536 : 1;
+        if (precision == Precision.Fp32)
+        {
+            Work = master;
+            pairs = [];
+            return;
+        }
+        Work = new Captioner(master.Config);
+        Work.to(master.Device).to(TorchRuntime.ScalarTypeOf(precision));
+        var work = Work.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        pairs = master.named_parameters().Select(p => ((Tensor)p.parameter, work[p.name])).ToArray();
+        CopyWeightsToWork();
+    }
+
+    public Tensor ScaleLoss(Tensor loss) => LossScale == 1 ? loss : loss * LossScale;
+
+    /// <summary>Moves the working gradients onto the masters (unscaled). False: they overflowed, skip this step.</summary>
+    public bool PrepareGradients()
+    {
+        if (pairs.Length == 0) return true;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        bool finite = true;
+        foreach (var (m, w) in pairs)
+        {
+            if (w.grad is null) { m.grad = null; continue; }
+            var g = w.grad.to(ScalarType.Float32);
+            if (LossScale != 1) g = g.div_(LossScale);
+            finite &= g.isfinite().all().item<bool>();
+            m.grad = g.DetachFromDisposeScope();
+        }
+        if (finite) return true;
+        LossScale = Math.Max(1, LossScale / 2);
+        cleanSteps = 0;
+        return false;
+    }
+
+    /// <summary>After the optimizer stepped the masters.</summary>
+    public void AfterStep()
+    {
+        if (pairs.Length == 0) return;
+        CopyWeightsToWork();
+        if (Precision == Precision.Fp16 && ++cleanSteps >= 2000) { LossScale *= 2; cleanSteps = 0; }
+    }
+
+    public void ZeroGrad()
+    {
+        master.zero_grad();
+        if (!ReferenceEquals(Work, master)) Work.zero_grad();
+    }
+
+    private void CopyWeightsToWork()
+    {
+        using var noGrad = no_grad();
+        foreach (var (m, w) in pairs) w.copy_(m);
+    }
+
+    public void Dispose()
+    {
+        if (!ReferenceEquals(Work, master)) Work.Dispose();
+    }
+}
