@@ -66,9 +66,9 @@ public sealed class Captioner : nn.Module
         {
             long n = Math.Min(chunk, targets.shape[0] - start);
             var logits = decoder.LmHead(hidden.narrow(0, start, n)).to(ScalarType.Float32); // [n, V]
-            total = total + nn.functional.cross_entropy(logits, targets.narrow(0, start, n), ignore_index: ignoreIndex, reduction: nn.Reduction.Sum);
+            total = total.Plus(nn.functional.cross_entropy(logits, targets.narrow(0, start, n), ignore_index: ignoreIndex, reduction: nn.Reduction.Sum));
         }
-        return (total / (targets != ignoreIndex).sum().clamp_min(1)).squeeze();
+        return total.div(targets.NotEqual(ignoreIndex).sum().AtLeast(1)).squeeze();
     }
 
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
@@ -110,7 +110,7 @@ public sealed class Captioner : nn.Module
         foreach (var (name, p) in named_parameters())
         {
             bool isNorm = p.dim() == 1 && (name.Contains("norm") || name.Contains("ln_"));
-            if (isNorm) { _ = name.EndsWith(".weight") ? p.fill_(1) : p.zero_(); continue; }
+            if (isNorm) { _ = name.EndsWith(".weight") ? p.FillInPlace(1) : p.zero_(); continue; }
             if (name.EndsWith(".bias")) { p.zero_(); continue; }
             if (name.Contains("patch_embed")) continue; // keep Conv2d's default (Kaiming-uniform) init
             double std = name.EndsWith(".wpe.weight") ? 0.01

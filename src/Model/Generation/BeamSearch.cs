@@ -49,7 +49,7 @@ internal static class BeamSearch
             LogitsProcessing.BanRepeatedNgrams(logits,
                 histories.Select(h => h.Prepend(config.BosTokenId).ToList()).ToList(), o.NoRepeatNgramSize);
             var vocab = logits.shape[1];
-            var total = logits.log_softmax(-1) + tensor(beamScores, device: device).to(ScalarType.Float32).unsqueeze(1);
+            var total = logits.log_softmax(-1).Plus(tensor(beamScores, device: device).to(ScalarType.Float32).unsqueeze(1));
             var (topScores, topIndices) = total.view(batch, k * vocab).topk(2 * k, dim: -1);      // [B, 2K]
             var candScores = topScores.cpu().data<float>().ToArray();
             var candIndices = topIndices.cpu().data<long>().ToArray();

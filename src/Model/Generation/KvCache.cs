@@ -70,7 +70,7 @@ public sealed class KvCache : IDisposable
     internal void Advance()
     {
         for (int i = 0; i < lengths.Length; i++) lengths[i]++;
-        Positions.add_(1);
+        Positions.AddInPlace(1);
         RebuildMask();
     }
 

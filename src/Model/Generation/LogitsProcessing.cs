@@ -28,30 +28,30 @@ internal static class LogitsProcessing
         if (rows.Count == 0) return;
         using var r = tensor(rows.ToArray(), device: logits.device);
         using var t = tensor(tokens.ToArray(), device: logits.device);
-        logits.index_put_(float.NegativeInfinity, [TensorIndex.Tensor(r), TensorIndex.Tensor(t)]);
+        logits.IndexFillInPlace(double.NegativeInfinity, TensorIndex.Tensor(r), TensorIndex.Tensor(t));
     }
 
     /// <summary>Never choose the end token (fixed-length generation for benchmarks).</summary>
     public static void BanToken(Tensor logits, int token) =>
-        logits[TensorIndex.Colon, TensorIndex.Single(token)].fill_(float.NegativeInfinity);
+        logits[TensorIndex.Colon, TensorIndex.Single(token)].FillInPlace(double.NegativeInfinity);
 
     /// <summary>Temperature, then top-k, then top-p (nucleus), as in HF transformers' warpers.</summary>
     public static Tensor Warp(Tensor logits, DecodingOptions o)
     {
-        if (o.Temperature != 1.0) logits = logits / o.Temperature;
+        if (o.Temperature != 1.0) logits = logits.DividedBy(o.Temperature);
         if (o.TopK > 0 && o.TopK < logits.shape[^1])
         {
             var kth = logits.topk(o.TopK, dim: -1).values[TensorIndex.Colon, TensorIndex.Slice(-1)];  // [B, 1]
-            logits = logits.masked_fill(logits < kth, float.NegativeInfinity);
+            logits = logits.MaskedFill(logits.lt(kth), double.NegativeInfinity);
         }
         if (o.TopP < 1.0)
         {
             var (sorted, order) = logits.sort(dim: -1, descending: true);
             var probs = sorted.softmax(-1);
             // Drop a token when the tokens before it already reach top_p (the first always stays).
-            var drop = (probs.cumsum(-1) - probs) >= o.TopP;
+            var drop = probs.cumsum(-1).sub(probs).AtLeastMask(o.TopP);
             var dropInPlace = zeros_like(drop).scatter(-1, order, drop);
-            logits = logits.masked_fill(dropInPlace, float.NegativeInfinity);
+            logits = logits.MaskedFill(dropInPlace, double.NegativeInfinity);
         }
         return logits;
     }

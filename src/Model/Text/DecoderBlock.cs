@@ -51,9 +51,9 @@ public sealed class DecoderBlock : nn.Module
     /// <param name="cache">null for full causal attention over x; else one new position (T = 1)</param>
     public Tensor forward(Tensor x, Tensor crossKeys, Tensor crossValues, KvCache? cache = null, int layer = 0)
     {
-        x = x + attn.forward(ln_1.forward(x), cache, layer);
-        x = x + crossattention.forward(ln_cross_attn.forward(x), crossKeys, crossValues);
+        x = x.Plus(attn.forward(ln_1.forward(x), cache, layer));
+        x = x.Plus(crossattention.forward(ln_cross_attn.forward(x), crossKeys, crossValues));
         // GPT-2's "gelu_new" is the tanh approximation.
-        return x + dropout.forward(c_proj.forward(F.gelu(c_fc.forward(ln_2.forward(x)), approximate: GELU.Approximate.tanh)));
+        return x.Plus(dropout.forward(c_proj.forward(F.gelu(c_fc.forward(ln_2.forward(x)), approximate: GELU.Approximate.tanh))));
     }
 }

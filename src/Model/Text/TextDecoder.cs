@@ -46,7 +46,7 @@ public sealed class TextDecoder : nn.Module
     public Tensor Features(Tensor tokens, IReadOnlyList<Tensor> encoderStates)
     {
         var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
-        var x = drop.forward(wte.forward(tokens) + wpe.forward(positions));          // [B, T, C]
+        var x = drop.forward(wte.forward(tokens).Plus(wpe.forward(positions)));      // [B, T, C]
         for (int i = 0; i < h.Count; i++)
         {
             var (k, v) = h[i].Cross.KeysValues(encoderStates[encoderStates.Count == 1 ? 0 : i]);
@@ -64,7 +64,7 @@ public sealed class TextDecoder : nn.Module
     /// <returns>[B, V] logits for the next token</returns>
     public Tensor Step(Tensor tokens, KvCache cache)
     {
-        var x = wte.forward(tokens) + wpe.forward(cache.Positions);                 // [B, C]
+        var x = wte.forward(tokens).Plus(wpe.forward(cache.Positions));             // [B, C]
         x = x.unsqueeze(1);                                                         // [B, 1, C]
         for (int i = 0; i < h.Count; i++)
             x = h[i].forward(x, cache.CrossKeys[i], cache.CrossValues[i], cache, i);

@@ -59,7 +59,7 @@ public sealed class VisionEncoder : nn.Module
     {
         var patches = patchEmbed.forward(pixels);                                   // [B, N, C]
         var cls = clsToken.Value.expand(patches.shape[0], -1, -1);                  // [B, 1, C]
-        var x = cat([cls, patches], dim: 1) + posEmbed.Value;                       // [B, N+1, C]
+        var x = cat([cls, patches], dim: 1).Plus(posEmbed.Value);                   // [B, N+1, C]
         var outputs = new Tensor[blocks.Count];
         for (int i = 0; i < blocks.Count; i++)
             outputs[i] = x = blocks[i].forward(x);

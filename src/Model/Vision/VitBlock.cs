@@ -57,8 +57,8 @@ public sealed class VitBlock : nn.Module
     /// <param name="x">[B, N+1, C]</param>
     public Tensor forward(Tensor x)
     {
-        x = x + Attention(norm1.forward(x));
-        return x + fc2.forward(F.gelu(fc1.forward(norm2.forward(x))));
+        x = x.Plus(Attention(norm1.forward(x)));
+        return x.Plus(fc2.forward(F.gelu(fc1.forward(norm2.forward(x)))));
     }
 
     private Tensor Attention(Tensor x)

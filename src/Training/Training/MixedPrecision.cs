@@ -42,7 +42,7 @@ public sealed class MixedPrecision : IDisposable
         CopyWeightsToWork();
     }
 
-    public Tensor ScaleLoss(Tensor loss) => LossScale == 1 ? loss : loss * LossScale;
+    public Tensor ScaleLoss(Tensor loss) => LossScale == 1 ? loss : loss.Times(LossScale);
 
     /// <summary>Moves the working gradients onto the masters (unscaled). False: they overflowed, skip this step.</summary>
     public bool PrepareGradients()
@@ -55,7 +55,7 @@ public sealed class MixedPrecision : IDisposable
         {
             if (w.grad is null) { m.grad = null; continue; }
             var g = w.grad.to(ScalarType.Float32);
-            if (LossScale != 1) g = g.div_(LossScale);
+            if (LossScale != 1) g = g.DivideInPlace(LossScale);
             finite &= g.isfinite().all().item<bool>();
             m.grad = g.DetachFromDisposeScope();
         }

@@ -96,7 +96,7 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
                 using (var scope = NewDisposeScope())
                 {
                     var loss = Loss(work, batch);
-                    precision.ScaleLoss(loss / options.Accumulation).backward();
+                    precision.ScaleLoss(loss.DividedBy(options.Accumulation)).backward();
                     lossSum += loss.item<float>() * batch.Tokens;
                     tokenSum += batch.Tokens;
                     tokensSinceStart += batch.Tokens;
@@ -107,7 +107,8 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
                     if (precision.PrepareGradients())
                     {
                         if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(Stages.Trainable(model), options.ClipNorm);
-                        optimizer.step();
+                        // TorchSharp's AdamW makes throwaway Scalars; see NoGcRegion.
+                        NoGcRegion.Run(() => optimizer.step());
                         precision.AfterStep();
                     }
                     precision.ZeroGrad();
