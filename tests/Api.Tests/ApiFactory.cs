@@ -65,7 +65,7 @@ public class ApiFactory(IReadOnlyDictionary<string, string?>? settings = null, b
     }
 }
 
-/// <summary>One service (tiny built-in model) shared by the endpoint tests, with small upload limits.</summary>
+/// <summary>One service (the built-in demo checkpoint) shared by the endpoint tests, with small upload limits.</summary>
 public sealed class ApiFixture : IAsyncLifetime
 {
     public const long MaxUploadBytes = 256 * 1024;

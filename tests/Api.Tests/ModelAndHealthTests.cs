@@ -7,15 +7,15 @@ namespace CaptionService.Api.Tests;
 public class ModelAndHealthTests(ApiFixture api)
 {
     [Fact]
-    public async Task Model_reports_the_built_in_tiny_model_with_its_parameter_counts()
+    public async Task Model_reports_the_built_in_demo_checkpoint_with_its_parameter_counts()
     {
         var response = await api.Client.GetAsync("/model");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var model = await Http.Json(response);
 
-        Assert.Equal("builtin-tiny", model.GetProperty("id").GetString());
-        Assert.Contains("tiny", model.GetProperty("checkpoint").GetString());
-        Assert.Contains("random weights", model.GetProperty("checkpoint").GetString());
+        Assert.Equal("demo-tiny", model.GetProperty("id").GetString());
+        Assert.EndsWith(Path.Combine("checkpoints", "demo-tiny"), model.GetProperty("checkpoint").GetString());
+        Assert.True(model.GetProperty("built_in").GetBoolean());
         Assert.Equal("cpu", model.GetProperty("device").GetString());
         Assert.Equal("fp32", model.GetProperty("dtype").GetString());
 

@@ -15,7 +15,7 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="TimingsMs">Where the time went, in milliseconds.</param>
 public sealed record CaptionResponse(string Caption, DecodingUsed Decoding, ModelRef Model, CaptionTimings TimingsMs);
 
-/// <param name="Id">The checkpoint directory's name, or "builtin-tiny".</param>
+/// <param name="Id">The checkpoint directory's name ("demo-tiny" for the built-in one).</param>
 public sealed record ModelRef(string Id);
 
 /// <param name="Preprocess">Checking, decoding, resizing and normalizing the image.</param>

@@ -6,7 +6,7 @@ namespace CaptionService.Api.Endpoints;
 
 /// <summary>What GET /model reports.</summary>
 /// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
-/// <param name="Checkpoint">The checkpoint directory, or "built-in tiny (random weights)".</param>
+/// <param name="Checkpoint">The checkpoint directory (full path).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 public sealed record ModelInfo(
     string Id,

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>The model the service answers with, and where it came from.</summary>
-/// <param name="Id">Short name reported with every caption: the checkpoint directory's name, or "builtin-tiny".</param>
-/// <param name="Checkpoint">The checkpoint's full path, or <see cref="ModelHost.BuiltInDescription"/>.</param>
+/// <param name="Id">Short name reported with every caption: the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
+/// <param name="Checkpoint">The checkpoint directory's full path.</param>
+/// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
 public sealed record LoadedModel(
     string Id,
     string Checkpoint,

@@ -11,20 +11,12 @@ using TorchSharp;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>
-/// Owns the one <see cref="Captioner"/> the service uses: loads the configured checkpoint (or builds
-/// the built-in tiny model) onto the configured device and dtype, runs a warm-up caption, and then
+/// Owns the one <see cref="Captioner"/> the service uses: loads the configured checkpoint (or the
+/// built-in demo checkpoint) onto the configured device and dtype, runs a warm-up caption, and then
 /// serves captions one at a time.
 /// </summary>
 public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger) : IDisposable
 {
-    /// <summary>Seed of the built-in model's random weights: the same weights, and captions, on every start.</summary>
-    public const int BuiltInSeed = 42;
-    public const string BuiltInId = "builtin-tiny";
-    public const string BuiltInDescription = "built-in tiny (random weights)";
-
-    // torch.manual_seed seeds a process-wide generator: keep two hosts (tests) from interleaving draws.
-    private static readonly Lock BuiltInLock = new();
-
     // One Captioner is not safe to use from two threads at once (module mode, TorchSharp's
     // thread-local dispose scopes, one set of weights driven by two KV caches), so generation is
     // serialized here, one request at a time. The continuous batcher replaces this gate: it owns
@@ -50,24 +42,13 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             var device = TorchRuntime.ResolveDevice(o.Device);
             var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
             var load = Stopwatch.StartNew();
-            Captioner model;
-            string id, checkpoint;
+            var checkpoint = o.CheckpointDirectory;
+            var id = Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint));
             if (o.UsesBuiltInModel)
-            {
-                logger.LogWarning(
-                    "No checkpoint configured (Captioner:Checkpoint): using the {Model} model, preset 'tiny' with seed {Seed}. "
-                    + "Its captions are meaningless; set Captioner:Checkpoint (env Captioner__Checkpoint) to a checkpoint directory.",
-                    BuiltInDescription, BuiltInSeed);
-                model = BuildBuiltIn(device, dtype);
-                (id, checkpoint) = (BuiltInId, BuiltInDescription);
-            }
-            else
-            {
-                checkpoint = Path.GetFullPath(o.Checkpoint!);
-                id = Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint));
-                logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType}", checkpoint, o.Device, o.DType);
-                model = Checkpoint.Load(checkpoint, device, dtype);
-            }
+                logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint} "
+                    + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
+            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType}", checkpoint, o.Device, o.DType);
+            var model = Checkpoint.Load(checkpoint, device, dtype);
             model.eval();
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();
@@ -133,19 +114,6 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         var sequence = model.Pipeline.Generator.Generate(pixels, decoding)[0];
         var text = model.Pipeline.Tokenizer.Decode(sequence.Tokens);
         return new CaptionOutcome(text, sequence.Tokens.Length, sequence.Finished, TimeSpan.Zero, clock.Elapsed);
-    }
-
-    private static Captioner BuildBuiltIn(torch.Device device, torch.ScalarType dtype)
-    {
-        Captioner model;
-        lock (BuiltInLock)
-        {
-            torch.manual_seed(BuiltInSeed);
-            model = new Captioner(Presets.Tiny);
-        }
-        model.to(dtype);
-        model.to(device);
-        return model;
     }
 
     /// <summary>A small PNG (a colour gradient) that goes through the same decode/resize path as an upload.</summary>

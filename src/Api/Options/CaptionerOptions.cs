@@ -10,7 +10,10 @@ public sealed class CaptionerOptions
 {
     public const string Section = "Captioner";
 
-    /// <summary>A checkpoint directory (config.json + model.safetensors); empty: the built-in tiny model with random weights.</summary>
+    /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-tiny).</summary>
+    public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-tiny");
+
+    /// <summary>A checkpoint directory (config.json + model.safetensors); empty: the built-in demo checkpoint.</summary>
     public string? Checkpoint { get; set; }
 
     /// <summary>"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N".</summary>
@@ -26,6 +29,9 @@ public sealed class CaptionerOptions
     public long MaxPixels { get; set; } = ImageLimits.Default.MaxPixels;
 
     public bool UsesBuiltInModel => string.IsNullOrWhiteSpace(Checkpoint);
+
+    /// <summary>The checkpoint directory to load, as a full path.</summary>
+    public string CheckpointDirectory => UsesBuiltInModel ? BuiltInCheckpoint : Path.GetFullPath(Checkpoint!);
 
     public ImageLimits ToImageLimits() => new() { MaxBytes = MaxUploadBytes, MaxPixels = MaxPixels };
 }

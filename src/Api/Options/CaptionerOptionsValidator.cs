@@ -12,14 +12,13 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         var errors = new List<string>();
         const string S = CaptionerOptions.Section;
 
-        if (!options.UsesBuiltInModel)
-        {
-            var dir = Path.GetFullPath(options.Checkpoint!);
-            if (!Directory.Exists(dir))
-                errors.Add($"{S}:Checkpoint: directory '{dir}' does not exist (leave it empty for the built-in tiny model)");
-            else if (!File.Exists(Path.Combine(dir, "config.json")))
-                errors.Add($"{S}:Checkpoint: '{dir}' has no config.json; is it a checkpoint directory?");
-        }
+        var dir = options.CheckpointDirectory;
+        if (!Directory.Exists(dir))
+            errors.Add(options.UsesBuiltInModel
+                ? $"{S}:Checkpoint: the built-in demo checkpoint is missing from '{dir}' (a broken build or publish?); set a checkpoint directory"
+                : $"{S}:Checkpoint: directory '{dir}' does not exist (leave it empty for the built-in demo checkpoint)");
+        else if (!File.Exists(Path.Combine(dir, "config.json")))
+            errors.Add($"{S}:Checkpoint: '{dir}' has no config.json; is it a checkpoint directory?");
 
         Device? device = null;
         try
