@@ -4,6 +4,8 @@ using CaptionService.Training.Cli;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
+using static CaptionService.Training.Tests.CliHarness;
+
 namespace CaptionService.Training.Tests;
 
 public sealed class CliTests : IDisposable
@@ -11,18 +13,6 @@ public sealed class CliTests : IDisposable
     private readonly string dir = Directory.CreateTempSubdirectory("captioner-cli-").FullName;
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        int code = CliRunner.Run(CliRunner.CreateRoot(), args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static Dictionary<string, string> Lines(string text) =>
-        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(": ", 2)).Where(p => p.Length == 2)
-            .GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First()[1].Trim());
 
     private string Png(string name, Rgb24 colour)
     {

@@ -4,6 +4,8 @@ using CaptionService.Training.Cli;
 using CaptionService.Training.Evaluation;
 using SixLabors.ImageSharp.PixelFormats;
 
+using static CaptionService.Training.Tests.CliHarness;
+
 namespace CaptionService.Training.Tests.Evaluation;
 
 public sealed class ScoreCommandTests : IDisposable
@@ -11,18 +13,6 @@ public sealed class ScoreCommandTests : IDisposable
     private readonly string dir = Directory.CreateTempSubdirectory("captioner-score-").FullName;
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        int code = CliRunner.Run(CliRunner.CreateRoot(), args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static Dictionary<string, string> Lines(string text) =>
-        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(": ", 2)).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0], p => p[1].Trim());
 
     /// <summary>A COCO captions file with the mini corpus' references (and one image file per entry).</summary>
     private string References(IEnumerable<string>? extraIds = null)
