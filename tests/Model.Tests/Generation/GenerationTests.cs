@@ -180,6 +180,26 @@ public class GenerationTests
     }
 
     [Fact]
+    public void Generating_leaves_no_live_tensors_behind()
+    {
+        var model = Tiny(seed: 1);
+        var generator = new CaptionGenerator(model);
+        using var pixels = Pixels(Presets.Tiny, 3, 2);
+        var strategies = new[]
+        {
+            Greedy,
+            Greedy with { Strategy = DecodingStrategy.Sample, Seed = 3, TopK = 5, TopP = 0.9, NoRepeatNgramSize = 2 },
+            Greedy with { Strategy = DecodingStrategy.Beam, NumBeams = 3 },
+        };
+        foreach (var o in strategies) generator.Generate(pixels, o); // warm-up
+        var stats = DisposeScopeManager.Statistics;
+        long before = stats.ThreadTotalLiveCount;
+        for (int round = 0; round < 5; round++)
+            foreach (var o in strategies) generator.Generate(pixels, o);
+        Assert.Equal(before, stats.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Invalid_options_are_refused_by_name()
     {
         var generator = new CaptionGenerator(Tiny());
