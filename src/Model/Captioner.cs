@@ -30,14 +30,15 @@ public sealed class Captioner : nn.Module
 
     public ModelConfig Config { get; }
 
-    public Captioner(ModelConfig config) : base(nameof(Captioner))
+    /// <param name="initialize">false skips the random init, for a model whose every weight is about to be overwritten (checkpoint loading)</param>
+    public Captioner(ModelConfig config, bool initialize = true) : base(nameof(Captioner))
     {
         Config = config.EnsureValid();
         encoder = new VisionEncoder(config);
         decoder = new TextDecoder(config);
         register_module("encoder", encoder);
         register_module("decoder", decoder);
-        InitializeWeights();
+        if (initialize) InitializeWeights();
     }
 
     public TextDecoder Decoder => decoder;

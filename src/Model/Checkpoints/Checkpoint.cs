@@ -44,7 +44,7 @@ public static partial class Checkpoint
         if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
         var shapes = WeightSource.ReadShapes(weights); // header only: mismatches fail before reading any data
 
-        var model = new Captioner(config);
+        var model = new Captioner(config, initialize: false); // every weight comes from the file
         try
         {
             var plan = ImportPlan.Build([new WeightFile("", weights, shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));

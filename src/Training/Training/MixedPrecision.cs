@@ -35,7 +35,7 @@ public sealed class MixedPrecision : IDisposable
             pairs = [];
             return;
         }
-        Work = new Captioner(master.Config);
+        Work = new Captioner(master.Config, initialize: false); // weights copied from the masters below
         Work.to(master.Device).to(TorchRuntime.ScalarTypeOf(precision));
         var work = Work.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
         pairs = master.named_parameters().Select(p => ((Tensor)p.parameter, work[p.name])).ToArray();
