@@ -24,73 +24,39 @@ public static class ScalarSafety
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
     /// <summary>a * value</summary>
-    public static Tensor Times(this Tensor a, double value)
-    {
-        using Scalar s = value;
-        return a.mul(s);
-    }
+    public static Tensor Times(this Tensor a, double value) => With(value, s => a.mul(s));
 
     /// <summary>a / value</summary>
-    public static Tensor DividedBy(this Tensor a, double value)
-    {
-        using Scalar s = value;
-        return a.div(s);
-    }
+    public static Tensor DividedBy(this Tensor a, double value) => With(value, s => a.div(s));
 
     /// <summary>a / value, in place</summary>
-    public static Tensor DivideInPlace(this Tensor a, double value)
-    {
-        using Scalar s = value;
-        return a.div_(s);
-    }
+    public static Tensor DivideInPlace(this Tensor a, double value) => With(value, s => a.div_(s));
 
     /// <summary>a += value, in place (an integer, so integer tensors stay integer)</summary>
-    public static Tensor AddInPlace(this Tensor a, long value)
-    {
-        using Scalar s = value;
-        return a.add_(s, One);
-    }
+    public static Tensor AddInPlace(this Tensor a, long value) => With(value, s => a.add_(s, One));
 
     /// <summary>Every element = value, in place.</summary>
-    public static Tensor FillInPlace(this Tensor a, double value)
-    {
-        using Scalar s = value;
-        return a.fill_(s);
-    }
+    public static Tensor FillInPlace(this Tensor a, double value) => With(value, s => a.fill_(s));
 
     /// <summary>value where mask is true, a elsewhere</summary>
-    public static Tensor MaskedFill(this Tensor a, Tensor mask, double value)
-    {
-        using Scalar s = value;
-        return a.masked_fill(mask, s);
-    }
+    public static Tensor MaskedFill(this Tensor a, Tensor mask, double value) => With(value, s => a.masked_fill(mask, s));
 
     /// <summary>a[indices] = value, in place</summary>
-    public static Tensor IndexFillInPlace(this Tensor a, double value, params TensorIndex[] indices)
-    {
-        using Scalar s = value;
-        return a.index_put_(s, indices);
-    }
+    public static Tensor IndexFillInPlace(this Tensor a, double value, params TensorIndex[] indices) => With(value, s => a.index_put_(s, indices));
 
     /// <summary>max(a, value)</summary>
-    public static Tensor AtLeast(this Tensor a, double value)
-    {
-        using Scalar s = value;
-        return a.clamp_min(s);
-    }
+    public static Tensor AtLeast(this Tensor a, double value) => With(value, s => a.clamp_min(s));
 
     /// <summary>a != value (bool)</summary>
-    public static Tensor NotEqual(this Tensor a, long value)
-    {
-        using Scalar s = value;
-        return a.ne(s);
-    }
+    public static Tensor NotEqual(this Tensor a, long value) => With(value, s => a.ne(s));
 
     /// <summary>a >= value (bool)</summary>
-    public static Tensor AtLeastMask(this Tensor a, double value)
+    public static Tensor AtLeastMask(this Tensor a, double value) => With(value, s => a.ge(s));
+
+    /// <summary>Runs <paramref name="op"/> with a Scalar that lives until it returns, then frees it.</summary>
+    private static Tensor With(Scalar value, Func<Scalar, Tensor> op)
     {
-        using Scalar s = value;
-        return a.ge(s);
+        using (value) return op(value);
     }
 }
 

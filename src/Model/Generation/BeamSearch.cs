@@ -74,13 +74,9 @@ internal static class BeamSearch
                     (rows[b * k + filled], tokens[b * k + filled], scores[b * k + filled]) = (row, token, score);
                     filled++;
                 }
-                if (!done[b] && filled == k)
-                    done[b] = hyps[b].IsDone(scores[b * k], step + 1);
-                else if (!done[b])
-                    done[b] = true; // fewer than K live candidates left: nothing more to find
-                for (; filled < k; filled++) // done images keep their rows (dead) so the batch stays rectangular
-                    (rows[b * k + filled], tokens[b * k + filled], scores[b * k + filled]) = (b * k, config.EosTokenId, double.NegativeInfinity);
-                if (done[b])
+                // Fewer than K live candidates left: nothing more to find.
+                if (!done[b]) done[b] = filled < k || hyps[b].IsDone(scores[b * k], step + 1);
+                if (done[b]) // done images keep their rows (dead) so the batch stays rectangular
                     for (int f = 0; f < k; f++) (rows[b * k + f], tokens[b * k + f], scores[b * k + f]) = (b * k + f, config.EosTokenId, double.NegativeInfinity);
             }
 

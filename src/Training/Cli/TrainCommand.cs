@@ -48,7 +48,7 @@ internal static class TrainCommand
         };
         command.SetAction((result, cancel) =>
         {
-            var (outWriter, _) = (result.InvocationConfiguration.Output, 0);
+            var outWriter = result.InvocationConfiguration.Output;
             var resumeDir = result.GetValue(resume);
             var outDir = resumeDir?.FullName ?? result.GetValue(output)?.FullName ?? throw new CliException("give --out DIR (or --resume DIR)");
             var dev = TorchRuntime.ResolveDevice(result.GetValue(device)!);
@@ -102,13 +102,16 @@ internal static class TrainCommand
             var dataset = DatasetReader.Read(dataFile.FullName, read);
             outWriter.WriteLine($"{dataFile.FullName}: {dataset.Images.Count} images, {dataset.Report}");
             var split = new SplitOptions(ValFraction: result.GetValue(valFraction), TestFraction: 0, Seed: options.Seed);
+            // With a separate validation file, each file is used whole unless it has splits of its own.
+            IReadOnlyList<CaptionedImage> OwnSplitOrAll(CaptionDataset set, string name) =>
+                set.Images.Any(i => i.Split is not null) ? DatasetSplits.Select(set, name, split).Images : set.Images;
             IReadOnlyList<CaptionedImage> trainImages, valImages;
             if (result.GetValue(valData) is FileInfo valFile)
             {
                 var valSet = DatasetReader.Read(valFile.FullName, read);
                 outWriter.WriteLine($"{valFile.FullName}: {valSet.Images.Count} images, {valSet.Report}");
-                trainImages = dataset.Images.Any(i => i.Split is not null) ? DatasetSplits.Select(dataset, "train", split).Images : dataset.Images;
-                valImages = valSet.Images.Any(i => i.Split is not null) ? DatasetSplits.Select(valSet, "val", split).Images : valSet.Images;
+                trainImages = OwnSplitOrAll(dataset, "train");
+                valImages = OwnSplitOrAll(valSet, "val");
             }
             else
             {
@@ -120,9 +123,8 @@ internal static class TrainCommand
 
             var preprocessor = new ImagePreprocessor(model.Config);
             var tokenizer = new CaptionTokenizer(model.Config);
-            var loaderOptions = new LoaderOptions(options.BatchSize, options.MaxLength, options.Augment, options.Seed, options.Workers);
-            var trainLoader = new Loader(trainImages, preprocessor, tokenizer, loaderOptions, train: true);
-            var valLoader = new Loader(valImages, preprocessor, tokenizer, loaderOptions with { Augment = AugmentOptions.None }, train: false);
+            var trainLoader = new Loader(trainImages, preprocessor, tokenizer, options.Loading, train: true);
+            var valLoader = new Loader(valImages, preprocessor, tokenizer, options.Loading with { Augment = AugmentOptions.None }, train: false);
             outWriter.WriteLine($"train: {trainImages.Count} images, {trainLoader.Samples} captions; val: {valImages.Count} images, {valLoader.Samples} captions");
 
             ITrainingReporter reporter = ReferenceEquals(outWriter, Console.Out) && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive

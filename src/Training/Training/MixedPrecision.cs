@@ -50,16 +50,17 @@ public sealed class MixedPrecision : IDisposable
         if (pairs.Length == 0) return true;
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        bool finite = true;
+        var checks = new List<Tensor>();
         foreach (var (m, w) in pairs)
         {
             if (w.grad is null) { m.grad = null; continue; }
             var g = w.grad.to(ScalarType.Float32);
             if (LossScale != 1) g = g.DivideInPlace(LossScale);
-            finite &= g.isfinite().all().item<bool>();
+            checks.Add(g.isfinite().all());
             m.grad = g.DetachFromDisposeScope();
         }
-        if (finite) return true;
+        // One device-to-host read for all parameters, not one each.
+        if (checks.Count == 0 || stack(checks).all().item<bool>()) return true;
         LossScale = Math.Max(1, LossScale / 2);
         cleanSteps = 0;
         return false;

@@ -32,6 +32,9 @@ public sealed record TrainOptions
     public int Workers { get; init; } = 2;
     public AugmentOptions Augment { get; init; } = new();
 
+    /// <summary>How the training batches are loaded (validation: the same, without augmentation).</summary>
+    public LoaderOptions Loading => new(BatchSize, MaxLength, Augment, Seed, Workers);
+
     /// <summary>The seed's recipe for full-size models; for small ones (width ≤ 256, e.g. <c>tiny</c>)
     /// a recipe that trains from scratch: everything trainable at once, a higher learning rate, more epochs.</summary>
     public static TrainOptions For(ModelConfig config) => config.DecoderWidth > 256

@@ -52,21 +52,27 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
             trainable = now;
 
             var watch = Stopwatch.StartNew();
-            var (trainLoss, done, globalStep) = TrainEpoch(epoch, epoch == state.Epoch ? state.BatchInEpoch : 0, state.GlobalStep, precision, optimizer, scheduler, cancel);
+            var resumed = epoch == state.Epoch ? state : state with { BatchInEpoch = 0, EpochLossSum = 0, EpochTokens = 0 };
+            var (lossSum, tokens, done, globalStep) = TrainEpoch(epoch, resumed, precision, optimizer, scheduler, cancel);
             state = state with { GlobalStep = globalStep };
             if (done < train.BatchesPerEpoch)
             {
-                SaveLast(state with { Epoch = epoch, BatchInEpoch = done }, optimizer);
+                SaveLast(state with { Epoch = epoch, BatchInEpoch = done, EpochLossSum = lossSum, EpochTokens = tokens }, optimizer);
                 reporter.Message($"interrupted at epoch {epoch + 1}, batch {done}: saved {LastDir}; continue with --resume {outDir}");
                 return new TrainResult(state.History, true, LastDir, BestDir);
             }
 
+            double trainLoss = tokens > 0 ? lossSum / tokens : double.NaN;
             double valLoss = Evaluate(precision.Work);
             var row = new EpochMetrics(epoch, trainLoss, valLoss, watch.Elapsed.TotalSeconds,
                 watch.Elapsed.TotalSeconds > 0 ? train.Waited.TotalSeconds / watch.Elapsed.TotalSeconds : 0, trainable);
             var history = state.History.Append(row).ToList();
             bool best = valLoss < state.BestValLoss;
-            state = state with { Epoch = epoch + 1, BatchInEpoch = 0, History = history, BestValLoss = best ? valLoss : state.BestValLoss };
+            state = state with
+            {
+                Epoch = epoch + 1, BatchInEpoch = 0, EpochLossSum = 0, EpochTokens = 0, History = history,
+                BestValLoss = best ? valLoss : state.BestValLoss,
+            };
             if (best) Checkpoint.Save(model, BestDir);
             SaveLast(state, optimizer);
             MetricsLog.Write(outDir, history);
@@ -77,15 +83,17 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
         return new TrainResult(state.History, false, LastDir, BestDir);
     }
 
-    /// <returns>token-weighted mean loss, batches done (fewer than the epoch's when cancelled), global step</returns>
-    private (double Loss, int Done, long GlobalStep) TrainEpoch(int epoch, int skip, long globalStep, MixedPrecision precision,
+    /// <param name="from">where the epoch starts: batches already done and their loss (non-zero after a resume)</param>
+    /// <returns>sum of loss x tokens and tokens over the epoch so far, batches done (fewer than the
+    /// epoch's when cancelled), global step</returns>
+    private (double LossSum, long Tokens, int Done, long GlobalStep) TrainEpoch(int epoch, TrainingState from, MixedPrecision precision,
         OptimizerHelper optimizer, optim.lr_scheduler.LRScheduler scheduler, CancellationToken cancel)
     {
         var work = precision.Work;
         work.train();
-        double lossSum = 0;
-        long tokenSum = 0;
-        int done = skip, pending = 0;
+        double lossSum = from.EpochLossSum;
+        long tokenSum = from.EpochTokens, globalStep = from.GlobalStep;
+        int skip = from.BatchInEpoch, done = skip, pending = 0;
         var watch = Stopwatch.StartNew();
         long tokensSinceStart = 0;
         reporter.Epoch(epoch, options.Epochs, train.BatchesPerEpoch, skip, step =>
@@ -121,7 +129,7 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
                 }
             }
         });
-        return (tokenSum > 0 ? lossSum / tokenSum : double.NaN, done, globalStep);
+        return (lossSum, tokenSum, done, globalStep);
     }
 
     /// <summary>Token-weighted mean validation loss, dropout off.</summary>

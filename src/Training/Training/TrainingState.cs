@@ -19,6 +19,10 @@ public sealed record TrainingState
     public int Epoch { get; init; }
     public int BatchInEpoch { get; init; }
     public long GlobalStep { get; init; }
+    /// <summary>The interrupted epoch's token-weighted loss so far (sum of loss x tokens, and tokens),
+    /// so that its train loss still covers the whole epoch after a resume.</summary>
+    public double EpochLossSum { get; init; }
+    public long EpochTokens { get; init; }
     public double BestValLoss { get; init; } = double.PositiveInfinity;
     public List<EpochMetrics> History { get; init; } = [];
 

@@ -28,9 +28,8 @@ public sealed class EndToEndTests : IDisposable
         var train = DatasetReader.Read(Path.Combine(dir, "synth", "captions_train.json"));
         var val = DatasetReader.Read(Path.Combine(dir, "synth", "captions_val.json"));
         var pre = new ImagePreprocessor(Presets.Tiny);
-        var loaderOptions = new LoaderOptions(Options.BatchSize, Options.MaxLength, Options.Augment, Options.Seed, Options.Workers);
-        return (new Loader(train.Images, pre, CaptionTokenizer.Default, loaderOptions, train: true),
-                new Loader(val.Images, pre, CaptionTokenizer.Default, loaderOptions with { Augment = AugmentOptions.None }, train: false));
+        return (new Loader(train.Images, pre, CaptionTokenizer.Default, Options.Loading, train: true),
+                new Loader(val.Images, pre, CaptionTokenizer.Default, Options.Loading with { Augment = AugmentOptions.None }, train: false));
     }
 
     private static Captioner Fresh()
@@ -73,6 +72,7 @@ public sealed class EndToEndTests : IDisposable
         var resumed = new Trainer(resumedModel, train, val, Options, output, new TextReporter(TextWriter.Null)).Run(state);
         Assert.False(resumed.Interrupted);
         Assert.Equal(whole.History[1].ValLoss, resumed.History[1].ValLoss, 5);
+        Assert.Equal(whole.History[1].TrainLoss, resumed.History[1].TrainLoss, 4); // the whole epoch, not only its resumed part
         var expected = straight.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, p) in resumedModel.named_parameters())
             Assert.True(p.allclose(expected[name], rtol: 1e-5, atol: 1e-6), $"{name} differs after resume");

@@ -45,6 +45,19 @@ internal sealed class DatasetBuilder(string source, DatasetFormat format, Datase
         catch (MalformedRecordException e) { Malformed(where, e.Message); }
     }
 
+    /// <summary>Reads the annotation file line by line: every non-blank line after the first
+    /// <paramref name="skip"/> is one record, given with its "file:line".</summary>
+    public void Lines(Action<string, string> read, int skip = 0)
+    {
+        long line = 0;
+        foreach (var text in File.ReadLines(Source))
+        {
+            if (++line <= skip || text.Trim().Length == 0) continue;
+            var where = At(line);
+            Record(where, () => read(text, where));
+        }
+    }
+
     /// <summary>Declares an image (file name relative to the image folder, or absolute); false if malformed.</summary>
     public bool Image(string id, string file, string? split, string where)
     {

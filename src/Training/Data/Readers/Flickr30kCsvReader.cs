@@ -12,29 +12,19 @@ internal static class Flickr30kCsvReader
     public static CaptionDataset Read(string path, DatasetReadOptions options)
     {
         var b = new DatasetBuilder(path, DatasetFormat.Flickr30kCsv, options);
-        long line = 0;
-        foreach (var text in File.ReadLines(path))
+        var header = File.ReadLines(path).FirstOrDefault();
+        if (header is not null && !header.TrimStart('\uFEFF').Replace(" ", "").StartsWith("image_name|comment_number|comment", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{b.At(1)}: expected the header 'image_name| comment_number| comment', found '{header}'");
+        b.Lines((text, where) =>
         {
-            line++;
-            if (line == 1)
-            {
-                if (!text.TrimStart('\uFEFF').Replace(" ", "").StartsWith("image_name|comment_number|comment", StringComparison.OrdinalIgnoreCase))
-                    throw new InvalidDataException($"{b.At(1)}: expected the header 'image_name| comment_number| comment', found '{text}'");
-                continue;
-            }
-            if (text.Trim().Length == 0) continue;
-            var where = b.At(line);
-            b.Record(where, () =>
-            {
-                var fields = text.Split('|');
-                if (fields.Length != 3)
-                    throw new MalformedRecordException($"expected 3 '|'-separated fields (image_name| comment_number| comment), found {fields.Length}");
-                if (!int.TryParse(fields[1].Trim(), out _))
-                    throw new MalformedRecordException($"comment_number '{fields[1].Trim()}' is not an integer");
-                var file = fields[0].Trim();
-                b.Add(file, file, fields[2], null, where);
-            });
-        }
+            var fields = text.Split('|');
+            if (fields.Length != 3)
+                throw new MalformedRecordException($"expected 3 '|'-separated fields (image_name| comment_number| comment), found {fields.Length}");
+            if (!int.TryParse(fields[1].Trim(), out _))
+                throw new MalformedRecordException($"comment_number '{fields[1].Trim()}' is not an integer");
+            var file = fields[0].Trim();
+            b.Add(file, file, fields[2], null, where);
+        }, skip: 1);
         var dir = Path.GetDirectoryName(path)!;
         return b.Build([Path.Combine(dir, "flickr30k_images"), dir]);
     }

@@ -16,22 +16,15 @@ internal static class FlickrTokenReader
         var dir = Path.GetDirectoryName(path)!;
         var splits = ReadSplitLists(dir);
         var b = new DatasetBuilder(path, DatasetFormat.FlickrToken, options);
-        long line = 0;
-        foreach (var text in File.ReadLines(path))
+        b.Lines((text, where) =>
         {
-            line++;
-            if (text.Trim().Length == 0) continue;
-            var where = b.At(line);
-            b.Record(where, () =>
-            {
-                int tab = text.IndexOf('\t');
-                int hash = tab < 0 ? -1 : text.LastIndexOf('#', tab);
-                if (tab < 0 || hash <= 0 || !int.TryParse(text.AsSpan(hash + 1, tab - hash - 1), out _))
-                    throw new MalformedRecordException("expected IMAGE#N<TAB>caption");
-                var file = text[..hash].Trim();
-                b.Add(file, file, text[(tab + 1)..], splits.GetValueOrDefault(file), where);
-            });
-        }
+            int tab = text.IndexOf('\t');
+            int hash = tab < 0 ? -1 : text.LastIndexOf('#', tab);
+            if (tab < 0 || hash <= 0 || !int.TryParse(text.AsSpan(hash + 1, tab - hash - 1), out _))
+                throw new MalformedRecordException("expected IMAGE#N<TAB>caption");
+            var file = text[..hash].Trim();
+            b.Add(file, file, text[(tab + 1)..], splits.GetValueOrDefault(file), where);
+        });
         return b.Build([.. new[] { "Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "flickr30k_images" }
             .Select(d => Path.Combine(dir, d)), dir]);
     }

@@ -13,32 +13,25 @@ internal static class JsonlReader
     public static CaptionDataset Read(string path, DatasetReadOptions options)
     {
         var b = new DatasetBuilder(path, DatasetFormat.Jsonl, options);
-        long line = 0;
-        foreach (var text in File.ReadLines(path))
+        b.Lines((text, where) =>
         {
-            line++;
-            if (text.Trim().Length == 0) continue;
-            var where = b.At(line);
-            b.Record(where, () =>
+            using var doc = Parse(text);
+            var record = JsonFields.Object(doc.RootElement);
+            var key = CsvCaptionsReader.ImageColumns.FirstOrDefault(k => record.TryGetProperty(k, out _))
+                ?? throw new MalformedRecordException($"no image field ({string.Join("/", CsvCaptionsReader.ImageColumns)})");
+            var file = JsonFields.Text(record, key).Trim();
+            var split = JsonFields.OptionalText(record, "split");
+            if (record.TryGetProperty("captions", out _))
             {
-                using var doc = Parse(text);
-                var record = JsonFields.Object(doc.RootElement);
-                var key = CsvCaptionsReader.ImageColumns.FirstOrDefault(k => record.TryGetProperty(k, out _))
-                    ?? throw new MalformedRecordException($"no image field ({string.Join("/", CsvCaptionsReader.ImageColumns)})");
-                var file = JsonFields.Text(record, key).Trim();
-                var split = JsonFields.OptionalText(record, "split");
-                if (record.TryGetProperty("captions", out _))
-                {
-                    if (!b.Image(file, file, split, where)) return;
-                    foreach (var caption in JsonFields.Array(record, "captions").EnumerateArray())
-                        b.Caption(file, caption.ValueKind == JsonValueKind.String
-                            ? caption.GetString()
-                            : throw new MalformedRecordException("field 'captions' holds a non-string"), where);
-                }
-                else
-                    b.Add(file, file, JsonFields.Text(record, "caption"), split, where);
-            });
-        }
+                if (!b.Image(file, file, split, where)) return;
+                foreach (var caption in JsonFields.Array(record, "captions").EnumerateArray())
+                    b.Caption(file, caption.ValueKind == JsonValueKind.String
+                        ? caption.GetString()
+                        : throw new MalformedRecordException("field 'captions' holds a non-string"), where);
+            }
+            else
+                b.Add(file, file, JsonFields.Text(record, "caption"), split, where);
+        });
         var dir = Path.GetDirectoryName(path)!;
         return b.Build([dir, Path.Combine(dir, "images")]);
     }
