@@ -70,7 +70,11 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
             bool best = valLoss < state.BestValLoss;
             state = state with
             {
-                Epoch = epoch + 1, BatchInEpoch = 0, EpochLossSum = 0, EpochTokens = 0, History = history,
+                Epoch = epoch + 1,
+                BatchInEpoch = 0,
+                EpochLossSum = 0,
+                EpochTokens = 0,
+                History = history,
                 BestValLoss = best ? valLoss : state.BestValLoss,
             };
             if (best) Checkpoint.Save(model, BestDir);
