@@ -21,10 +21,14 @@ public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null)
     public CaptionGenerator Generator { get; } = new(model);
 
     /// <summary>Captions every image, in order. <paramref name="options"/> defaults to the checkpoint's decoding.</summary>
-    public IReadOnlyList<CaptionResult> Caption(IReadOnlyList<byte[]> images, DecodingOptions? options = null)
+    public IReadOnlyList<CaptionResult> Caption(IReadOnlyList<byte[]> images, DecodingOptions? options = null) =>
+        Caption(images.Select(Preprocessor.ToChw).ToList(), options);
+
+    /// <summary>Captions images already preprocessed (<see cref="ImagePreprocessor.ToChw(byte[])"/>), in order.</summary>
+    public IReadOnlyList<CaptionResult> Caption(IReadOnlyList<float[]> images, DecodingOptions? options = null)
     {
         using var scope = NewDisposeScope();
-        var pixels = Preprocessor.Preprocess(images);
+        var pixels = Preprocessor.ToBatch(images);
         return Generator.Generate(pixels, options ?? Model.Config.Decoding)
             .Select(s => new CaptionResult(Tokenizer.Decode(s.Tokens), s.Tokens, s.Score, s.Finished))
             .ToList();

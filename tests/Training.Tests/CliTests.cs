@@ -83,6 +83,20 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("good.png\t", output);
     }
 
+    [Fact]
+    public void A_truncated_image_that_passes_identify_is_named_too()
+    {
+        var good = Png("good.png", new Rgb24(0, 120, 0));
+        var whole = File.ReadAllBytes(Png("whole.png", new Rgb24(200, 0, 0)));
+        var cut = Path.Combine(dir, "cut.png");
+        File.WriteAllBytes(cut, whole[..(whole.Length / 2)]); // header intact, pixel data cut
+        var (code, output, error) = Run("caption", "--preset", "tiny", cut, good, "--max-tokens", "3");
+        Assert.Equal(1, code);
+        Assert.Contains("cut.png", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.StartsWith("good.png\t", output);
+    }
+
     [Theory]
     [InlineData("--top-p", "2", "--top-p")]
     [InlineData("--temperature", "0", "--temperature")]

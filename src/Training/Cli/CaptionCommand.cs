@@ -1,6 +1,5 @@
 using System.CommandLine;
 using CaptionService.Model;
-using CaptionService.Model.Imaging;
 
 namespace CaptionService.Training.Cli;
 
@@ -25,26 +24,18 @@ internal static class CaptionCommand
             var files = result.GetValue(images)!;
             int size = Math.Max(1, result.GetValue(batchSize));
             int failures = 0;
-            // Read and check every file first, so one bad file is reported by name and the rest still get captions.
-            var readable = new List<(FileInfo File, byte[] Bytes)>();
-            foreach (var file in files)
+            foreach (var chunk in files.Chunk(size))
             {
-                try
+                // A bad file is reported by name; the rest still get captions.
+                var loaded = new List<(FileInfo File, float[] Pixels)>();
+                foreach (var file in chunk)
                 {
-                    var bytes = File.ReadAllBytes(file.FullName);
-                    pipeline.Preprocessor.Identify(bytes);
-                    readable.Add((file, bytes));
+                    try { loaded.Add((file, ImageFiles.Load(pipeline.Preprocessor, file.FullName))); }
+                    catch (InvalidDataException e) { error.WriteLine(e.Message); failures++; }
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageRejectedException)
-                {
-                    error.WriteLine($"{file.FullName}: {e.Message}");
-                    failures++;
-                }
-            }
-            foreach (var chunk in readable.Chunk(size))
-            {
-                var captions = pipeline.Caption(chunk.Select(c => c.Bytes).ToList(), options);
-                foreach (var (file, caption) in chunk.Zip(captions))
+                if (loaded.Count == 0) continue;
+                var captions = pipeline.Caption(loaded.Select(l => l.Pixels).ToList(), options);
+                foreach (var (file, caption) in loaded.Zip(captions))
                     output.WriteLine(files.Length == 1 ? caption.Text : $"{file.File.Name}\t{caption.Text}");
             }
             return failures == 0 ? 0 : 1;

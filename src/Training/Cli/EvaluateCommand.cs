@@ -52,7 +52,7 @@ internal static class EvaluateCommand
             var watch = Stopwatch.StartNew();
             foreach (var chunk in images.Chunk(Math.Max(1, result.GetValue(batchSize))))
             {
-                var captions = pipeline.Caption(chunk.Select(i => File.ReadAllBytes(i.ImagePath)).ToList(), options);
+                var captions = pipeline.Caption(chunk.Select(i => ImageFiles.Load(pipeline.Preprocessor, i.ImagePath)).ToList(), options);
                 foreach (var (image, caption) in chunk.Zip(captions)) predictions[image.ImageId] = caption.Text;
             }
             output.WriteLine(FormattableString.Invariant($"{images.Count} captions in {watch.Elapsed.TotalSeconds:F1} s ({images.Count / watch.Elapsed.TotalSeconds:F1} images/s)"));

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using CaptionService.Model.Imaging;
 using CaptionService.Model.Text;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace CaptionService.Training.Data;
 
@@ -45,7 +47,8 @@ public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocess
             }
             catch (Exception e)
             {
-                queue.Writer.Complete(e);
+                // Parallel.For wraps a worker's exception: hand the training loop the one that names the file.
+                queue.Writer.Complete(e is AggregateException a ? a.Flatten().InnerExceptions[0] : e);
             }
         });
 
@@ -78,13 +81,25 @@ public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocess
         {
             int index = order[start + i];
             var (image, caption) = samples[index];
-            using var decoded = preprocessor.Decode(File.ReadAllBytes(image.ImagePath));
+            using var decoded = Decode(image.ImagePath);
             if (train)
                 caption = Augment.Apply(decoded, caption, options.Augment, new Random(Seed(options.Seed, epoch, start + i)));
             pixels[i] = preprocessor.ToChw(decoded);
             captions[i] = caption;
         });
         return Collate.Make(pixels, captions, tokenizer, preprocessor.ImageSize, options.MaxLength);
+    }
+
+    private Image<Rgb24> Decode(string path)
+    {
+        try
+        {
+            return preprocessor.Decode(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageRejectedException)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 
     /// <summary>A stable seed from (run seed, epoch, position): the same in every process.</summary>

@@ -79,6 +79,29 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_corrupt_training_or_test_image_is_named()
+    {
+        var synth = Path.Combine(dir, "synth");
+        var train = DatasetReader.Read(Path.Combine(synth, "captions_train.json"));
+        var test = DatasetReader.Read(Path.Combine(synth, "captions_test.json"));
+        foreach (var path in new[] { train.Images[5].ImagePath, test.Images[1].ImagePath })
+            File.WriteAllBytes(path, File.ReadAllBytes(path)[..40]);
+
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        int code = CliRunner.Run(CliRunner.CreateRoot(), ["train", "--data", Path.Combine(synth, "captions_train.json"),
+            "--val-data", Path.Combine(synth, "captions_val.json"), "--preset", "tiny", "--out", Path.Combine(dir, "bad"),
+            "--epochs", "1", "--batch-size", "8"], stdout, stderr);
+        Assert.Equal(2, code);
+        Assert.Contains(train.Images[5].ImagePath, stderr.ToString());
+
+        stderr = new StringWriter();
+        code = CliRunner.Run(CliRunner.CreateRoot(), ["evaluate", "--preset", "tiny", "--data", Path.Combine(synth, "captions_test.json")],
+            stdout, stderr);
+        Assert.Equal(2, code);
+        Assert.Contains(test.Images[1].ImagePath, stderr.ToString());
+    }
+
+    [Fact]
     public void The_command_line_trains_evaluates_and_writes_coco_results()
     {
         var synth = Path.Combine(dir, "synth");
