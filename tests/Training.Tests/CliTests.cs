@@ -97,6 +97,17 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("good.png\t", output);
     }
 
+    [Fact]
+    public void An_unknown_annotation_format_lists_the_known_ones()
+    {
+        var file = Path.Combine(dir, "captions.txt");
+        File.WriteAllText(file, "image,caption\nx.png,a dog\n");
+        var (code, _, error) = Run("evaluate", "--preset", "tiny", "--data", file, "--format", "parquet");
+        Assert.Equal(2, code);
+        Assert.Contains("parquet", error);
+        Assert.Contains("jsonl", error);
+    }
+
     [Theory]
     [InlineData("--top-p", "2", "--top-p")]
     [InlineData("--temperature", "0", "--temperature")]

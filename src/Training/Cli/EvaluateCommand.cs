@@ -19,7 +19,6 @@ internal static class EvaluateCommand
         var model = new ModelArguments();
         var decoding = new DecodingArguments();
         var data = new Option<FileInfo>("--data") { Description = "Annotations (any format captioner train reads)", Required = true };
-        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "Folder the annotation file's image names are relative to" };
         var split = new Option<string?>("--split") { Description = "train, val, test or all (default: test when the file has splits, else all)" };
         var valFraction = new Option<double>("--val-fraction") { Description = "When splitting by image: as given to train", DefaultValueFactory = _ => 0.05 };
         var testFraction = new Option<double>("--test-fraction") { Description = "When splitting by image", DefaultValueFactory = _ => 0.05 };
@@ -29,14 +28,16 @@ internal static class EvaluateCommand
         var galleryCount = new Option<int>("--gallery") { Description = "Images in the HTML gallery", DefaultValueFactory = _ => 50 };
         var command = new Command("evaluate", "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D)")
         {
-            data, imageRoot, split, valFraction, testFraction, splitSeed, batchSize, outDir, galleryCount,
+            data, split, valFraction, testFraction, splitSeed, batchSize, outDir, galleryCount,
         };
+        var reading = new DataArguments();
+        reading.AddTo(command);
         model.AddTo(command);
         decoding.AddTo(command);
         command.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;
-            var dataset = DatasetReader.Read(result.GetValue(data)!.FullName, new DatasetReadOptions(result.GetValue(imageRoot)?.FullName));
+            var dataset = reading.Read(result, result.GetValue(data)!, output);
             bool ownSplits = dataset.Images.Any(i => i.Split is not null);
             var which = result.GetValue(split) ?? (ownSplits ? "test" : "all");
             var images = which == "all" ? dataset.Images

@@ -19,8 +19,6 @@ internal static class TrainCommand
     {
         var data = new Option<FileInfo?>("--data") { Description = "Training annotations (COCO, Karpathy, Flickr token/CSV, CSV, JSONL)" };
         var valData = new Option<FileInfo?>("--val-data") { Description = "Validation annotations; default: the data's own 'val' split, else a split by image" };
-        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "Folder the annotation file's image names are relative to" };
-        var failOnMissing = new Option<bool>("--fail-on-missing-images") { Description = "Stop when an image file is missing (default: count, report and skip)" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Validation share when splitting by image", DefaultValueFactory = _ => 0.05 };
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Start from this checkpoint (from init or import-pretrained)" };
         var preset = new Option<string?>("--preset") { Description = "Start from random weights of a preset" };
@@ -43,9 +41,11 @@ internal static class TrainCommand
         var noAugment = new Option<bool>("--no-augment") { Description = "Turn off flips, colour jitter and shift-scale-rotate" };
         var command = new Command("train", "Train a captioner")
         {
-            data, valData, imageRoot, failOnMissing, valFraction, checkpoint, preset, resume, output, device,
+            data, valData, valFraction, checkpoint, preset, resume, output, device,
             epochs, batchSize, lr, warmup, weightDecay, decoderAt, encoderAt, maxLength, precision, clip, accumulation, seed, workers, noAugment,
         };
+        var reading = new DataArguments();
+        reading.AddTo(command);
         command.SetAction((result, cancel) =>
         {
             var outWriter = result.InvocationConfiguration.Output;
@@ -98,9 +98,7 @@ internal static class TrainCommand
             TorchRuntime.CheckSupported(dev, options.Precision);
 
             var dataFile = result.GetValue(data) ?? throw new CliException("give --data FILE (training annotations)");
-            var read = new DatasetReadOptions(result.GetValue(imageRoot)?.FullName, result.GetValue(failOnMissing));
-            var dataset = DatasetReader.Read(dataFile.FullName, read);
-            outWriter.WriteLine($"{dataFile.FullName}: {dataset.Images.Count} images, {dataset.Report}");
+            var dataset = reading.Read(result, dataFile, outWriter);
             var split = new SplitOptions(ValFraction: result.GetValue(valFraction), TestFraction: 0, Seed: options.Seed);
             // With a separate validation file, each file is used whole unless it has splits of its own.
             IReadOnlyList<CaptionedImage> OwnSplitOrAll(CaptionDataset set, string name) =>
@@ -108,8 +106,7 @@ internal static class TrainCommand
             IReadOnlyList<CaptionedImage> trainImages, valImages;
             if (result.GetValue(valData) is FileInfo valFile)
             {
-                var valSet = DatasetReader.Read(valFile.FullName, read);
-                outWriter.WriteLine($"{valFile.FullName}: {valSet.Images.Count} images, {valSet.Report}");
+                var valSet = reading.Read(result, valFile, outWriter);
                 trainImages = OwnSplitOrAll(dataset, "train");
                 valImages = OwnSplitOrAll(valSet, "val");
             }
