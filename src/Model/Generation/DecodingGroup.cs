@@ -1,0 +1,143 @@
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Generation;
+
+/// <summary>
+/// One caption being decoded inside a <see cref="DecodingBatch"/>: its rows of the batch (one for
+/// greedy and sampling, K for beam search), its history, and the rule that picks its next tokens.
+/// Each group sees only its own rows, so what it produces does not depend on what shares the batch.
+/// </summary>
+public abstract class DecodingGroup : IDisposable
+{
+    protected DecodingGroup(ModelConfig config, DecodingOptions options)
+    {
+        var errors = options.Validate().ToList();
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        Config = config;
+        Options = options;
+        MaxNewTokens = Math.Min(options.MaxNewTokens, config.MaxPositions - 1);
+    }
+
+    /// <summary>Greedy or sampling: one row; beam search: <see cref="DecodingOptions.NumBeams"/> rows.</summary>
+    public static DecodingGroup For(ModelConfig config, DecodingOptions options) =>
+        options.Strategy == DecodingStrategy.Beam ? new BeamGroup(config, options) : new SingleSequence(config, options);
+
+    protected ModelConfig Config { get; }
+    public DecodingOptions Options { get; }
+
+    /// <summary>Most tokens this caption may take (its options' max, capped by the model's positions).</summary>
+    public int MaxNewTokens { get; }
+
+    /// <summary>Rows it takes when it joins the batch.</summary>
+    public abstract int InitialRows { get; }
+
+    /// <summary>Rows it holds in the batch now (0 once done).</summary>
+    public int Rows { get; protected set; }
+
+    /// <summary>Steps taken so far (= tokens generated per row).</summary>
+    public int Steps { get; private set; }
+
+    public bool IsDone { get; protected set; }
+
+    /// <summary>The caption, once <see cref="IsDone"/>.</summary>
+    public abstract GeneratedSequence Result { get; }
+
+    internal void Join() => Rows = InitialRows;
+
+    /// <summary>One step for this group's rows.</summary>
+    /// <param name="logits">[Rows, V] fp32 next-token logits of its rows, a view it may change in place</param>
+    /// <param name="shared">work done once for the whole batch</param>
+    /// <returns>For the next step: which of its rows continue (local indices, in order, repeats
+    /// allowed) and the token each feeds.</returns>
+    internal (long[] Rows, long[] Tokens) Advance(Tensor logits, SharedStep shared)
+    {
+        Steps++;
+        var next = Choose(logits, shared);
+        if (!IsDone && Steps >= MaxNewTokens) Finish();
+        if (IsDone) next = ([], []);
+        Rows = next.Rows.Length;
+        return next;
+    }
+
+    /// <summary>Processes the logits (bans) before the batch-wide log-softmax and arg-max.</summary>
+    internal virtual void Process(Tensor logits)
+    {
+        if (!Options.StopAtEos) LogitsProcessing.BanToken(logits, Config.EosTokenId);
+        LogitsProcessing.BanRepeatedNgrams(logits, Histories(), Options.NoRepeatNgramSize);
+    }
+
+    /// <summary>Each row's tokens so far, start token included (for the n-gram ban).</summary>
+    private protected abstract IReadOnlyList<List<int>> Histories();
+
+    private protected abstract (long[] Rows, long[] Tokens) Choose(Tensor logits, SharedStep shared);
+
+    /// <summary>The token budget ran out: settle the result from what is running.</summary>
+    private protected abstract void Finish();
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>What a batch step computes once for all rows, read by each group for its own rows.</summary>
+/// <param name="Offset">the first row of the group being advanced</param>
+internal sealed record SharedStep(Tensor LogProbs, long[] ArgMax, float[] ArgMaxLogProb, int Offset)
+{
+    /// <summary>[Rows, V] log-probabilities of the group's rows.</summary>
+    public Tensor LogProbsOf(int rows) => LogProbs.narrow(0, Offset, rows);
+}
+
+/// <summary>Greedy decoding or sampling (temperature, top-k, top-p) of one caption: one row.</summary>
+internal sealed class SingleSequence : DecodingGroup
+{
+    private readonly List<int> history;
+    private readonly Generator? rng;
+    private double score;
+    private bool finished;
+
+    public SingleSequence(ModelConfig config, DecodingOptions options) : base(config, options)
+    {
+        history = [config.BosTokenId];
+        // Its own generator: a seeded caption does not depend on its batch.
+        if (options.Strategy == DecodingStrategy.Sample)
+            rng = new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()));
+    }
+
+    public override int InitialRows => 1;
+
+    public override GeneratedSequence Result => new([.. history.Skip(1)], score, finished);
+
+    private protected override IReadOnlyList<List<int>> Histories() => [history];
+
+    private protected override (long[] Rows, long[] Tokens) Choose(Tensor logits, SharedStep shared)
+    {
+        long token;
+        if (rng is null)
+        {
+            token = shared.ArgMax[shared.Offset];
+            score += shared.ArgMaxLogProb[shared.Offset];
+        }
+        else
+        {
+            using var scope = NewDisposeScope();
+            var probs = LogitsProcessing.Warp(logits, Options).softmax(-1);               // [1, V]
+            token = probs.cpu().multinomial(1, generator: rng).item<long>();
+            score += shared.LogProbsOf(1)[0, token].item<float>();
+        }
+
+        if (Options.StopAtEos && token == Config.EosTokenId)
+        {
+            finished = true;
+            IsDone = true;
+            return ([], []);
+        }
+        history.Add((int)token);
+        return ([0], [token]);
+    }
+
+    private protected override void Finish() => IsDone = true;
+
+    public override void Dispose()
+    {
+        rng?.Dispose();
+        base.Dispose();
+    }
+}
