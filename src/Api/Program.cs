@@ -4,12 +4,16 @@ using CaptionService.Api;
 using CaptionService.Api.Endpoints;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
+using CaptionService.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
-// Wiring only: options and model hosting (Hosting/), upload limits (Intake/), endpoints and problem details (Endpoints/).
+// Wiring only: options, model hosting and the scheduler (Hosting/, Batching/), upload limits (Intake/),
+// endpoints, problem details, API key and rate limit (Endpoints/), traces and metrics (Telemetry/).
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddModelHosting();
+builder.Services.AddCaptionTelemetry(builder.Configuration);
+builder.Services.AddClientRateLimit();
 builder.Services.AddUploadLimits();
 builder.Services.AddApiProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
@@ -25,11 +29,13 @@ if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler(); // 500 as a problem without details; Development shows the developer page instead
 app.UseStatusCodePages();      // empty 4xx/5xx answers (404, 405, 413 from the server...) become problem details
 app.UseApiDocs();
+app.UseRateLimiter();
 
 app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
 app.MapCaptionEndpoints();
 app.MapModelEndpoints();
 app.MapHealthEndpoints();
+app.MapMetrics();
 
 try
 {

@@ -1,8 +1,12 @@
 using System.Net;
+using System.Diagnostics.Metrics;
+using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
+using CaptionService.Api.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -141,7 +145,9 @@ public class StartupTests
             var options = Microsoft.Extensions.Options.Options.Create(new CaptionerOptions { Checkpoint = dir, Device = "cpu" });
             using var host = new ModelHost(options, NullLogger<ModelHost>.Instance);
             var lifetime = new StoppableLifetime();
-            using var loader = new ModelLoader(host, lifetime, NullLogger<ModelLoader>.Instance);
+            using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            using var scheduler = new CaptionScheduler(options, new CaptionMetrics(meters.GetRequiredService<IMeterFactory>()), NullLogger<CaptionScheduler>.Instance);
+            using var loader = new ModelLoader(host, scheduler, lifetime, NullLogger<ModelLoader>.Instance);
 
             await loader.StartAsync(CancellationToken.None);
             await loader.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(30));
@@ -150,7 +156,8 @@ public class StartupTests
             Assert.False(host.IsReady);
             Assert.StartsWith("failed:", host.State);
             Assert.Contains(Checkpoint.WeightsFileName, host.State);
-            var ready = await new ModelReadyHealthCheck(host).CheckHealthAsync(new HealthCheckContext());
+            Assert.False(scheduler.IsRunning);
+            var ready = await new ModelReadyHealthCheck(host, scheduler).CheckHealthAsync(new HealthCheckContext());
             Assert.Equal(HealthStatus.Unhealthy, ready.Status);
         }
         finally
@@ -172,19 +179,19 @@ public class StartupTests
     [Fact]
     public async Task Behind_kestrel_a_body_over_the_limit_is_a_413_problem_and_a_caption_still_works()
     {
-        using var factory = new ApiFactory(Settings(("Device", "cpu"), ("MaxUploadBytes", "100000")));
+        using var factory = new ApiFactory(Settings(("Device", "cpu"), ("MaxUploadBytes", "100000"), ("MaxImagesPerRequest", "2")));
         factory.UseKestrel(0);
         var client = await factory.ReadyClientAsync();
         Assert.Equal("http", client.BaseAddress?.Scheme);
 
         // Declared length over the limit: refused before the body is read.
         var response = await client.PostAsync("/captions", Http.Form(new byte[1_000_000]));
-        await Http.AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "165,536");
+        await Http.AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "265,536");
 
         // Chunked, no declared length: refused once the bytes read pass the limit.
         var chunked = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(new byte[1_000_000]) };
         chunked.Headers.TransferEncodingChunked = true;
-        await Http.AssertProblem(await client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, "165,536");
+        await Http.AssertProblem(await client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, "265,536");
 
         // Just over MaxUploadBytes but within the request limit: the upload check names the image limit.
         await Http.AssertProblem(await client.PostAsync("/captions", Http.Form(new byte[100_001])), HttpStatusCode.RequestEntityTooLarge, "100,000");

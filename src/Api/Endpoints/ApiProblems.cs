@@ -19,14 +19,16 @@ public static class ApiProblems
             detail: string.Join("; ", errors.SelectMany(e => e.Value)),
             title: errors.Count == 1 ? $"Invalid form field '{errors.Keys.First()}'" : "Invalid form fields");
 
-    public static IResult UploadTooLarge(long bytes, long limit) => Results.Problem(
+    /// <param name="which">"The image", or which image of a batch (<see cref="Intake.ImageUpload.Describe"/>)</param>
+    public static IResult UploadTooLarge(string which, long bytes, long limit) => Results.Problem(
         statusCode: StatusCodes.Status413PayloadTooLarge,
         title: "Upload too large",
-        detail: $"The image is {bytes:N0} bytes; at most {limit:N0} are accepted.",
+        detail: $"{which} is {bytes:N0} bytes; at most {limit:N0} are accepted.",
         extensions: new Dictionary<string, object?> { ["reason"] = "too-large", ["max_upload_bytes"] = limit });
 
     /// <summary>Empty 400, TooLarge 413, TooManyPixels 413, UnsupportedFormat 415, Corrupt 400; the message is meant for the client.</summary>
-    public static IResult ImageRejected(ImageRejectedException e)
+    /// <param name="which">"The image", or which image of a batch (<see cref="Intake.ImageUpload.Describe"/>)</param>
+    public static IResult ImageRejected(ImageRejectedException e, string which = "The image")
     {
         var (status, title, reason) = e.Reason switch
         {
@@ -37,13 +39,40 @@ public static class ApiProblems
             ImageRejectReason.Corrupt => (StatusCodes.Status400BadRequest, "Damaged image", "corrupt"),
             _ => (StatusCodes.Status400BadRequest, "Image refused", e.Reason.ToString().ToLowerInvariant()),
         };
-        return Results.Problem(statusCode: status, title: title, detail: e.Message,
+        return Results.Problem(statusCode: status, title: title, detail: which == "The image" ? e.Message : $"{which}: {e.Message}",
             extensions: new Dictionary<string, object?> { ["reason"] = reason });
     }
 
-    /// <summary>503 while the model loads (or after it failed to).</summary>
-    public static IResult NotReady(string state) => Results.Problem(
-        statusCode: StatusCodes.Status503ServiceUnavailable,
-        title: "Model not ready",
-        detail: $"The model is not ready yet ({state}); retry when GET /health/ready answers 200.");
+    /// <summary>503 while the model loads (or after it failed to), or once shutdown has begun.</summary>
+    public static IResult NotReady(string state) => Unavailable("not-ready", "Model not ready",
+        $"The model is not ready ({state}); retry when GET /health/ready answers 200.", retryAfterSeconds: 5);
+
+    /// <summary>503 at once when the queue is full.</summary>
+    public static IResult QueueFull(int capacity) => Unavailable("queue-full", "Too busy",
+        $"All {capacity} places in the queue are taken; retry shortly.", retryAfterSeconds: 1);
+
+    /// <summary>503 when a request was not answered within the configured time.</summary>
+    public static IResult TimedOut(TimeSpan timeout) => Unavailable("timeout", "Timed out",
+        $"No caption within {timeout.TotalSeconds:0.#} s (Captioner:Batching:RequestTimeoutSeconds); the service is overloaded, retry later.", retryAfterSeconds: 5);
+
+    public static IResult ShuttingDown() => Unavailable("shutting-down", "Shutting down",
+        "The service is shutting down and takes no new requests; retry on another instance.", retryAfterSeconds: 5);
+
+    /// <summary>503 with Retry-After and a <c>reason</c> (the requests metric's outcome).</summary>
+    private static IResult Unavailable(string reason, string title, string detail, int retryAfterSeconds) =>
+        new RetryAfter(Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: title, detail: detail,
+            extensions: new Dictionary<string, object?> { ["reason"] = reason }), retryAfterSeconds);
+
+    /// <summary>A result with a Retry-After header.</summary>
+    private sealed class RetryAfter(IResult inner, int seconds) : IResult, IStatusCodeHttpResult, IValueHttpResult
+    {
+        public int? StatusCode => (inner as IStatusCodeHttpResult)?.StatusCode;
+        public object? Value => (inner as IValueHttpResult)?.Value;
+
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
 }

@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
+using CaptionService.Api.Telemetry;
+using CaptionService.Model;
 using CaptionService.Model.Imaging;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace CaptionService.Api.Endpoints;
@@ -15,69 +17,155 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="TimingsMs">Where the time went, in milliseconds.</param>
 public sealed record CaptionResponse(string Caption, DecodingUsed Decoding, ModelRef Model, CaptionTimings TimingsMs);
 
+/// <summary>Captions of a batch upload, in the order the images were sent.</summary>
+public sealed record BatchCaptionResponse(IReadOnlyList<CaptionResponse> Captions);
+
 /// <param name="Id">The checkpoint directory's name ("demo-tiny" for the built-in one).</param>
 public sealed record ModelRef(string Id);
 
+/// <param name="Queue">Waiting for a place in the batch.</param>
 /// <param name="Preprocess">Checking, decoding, resizing and normalizing the image.</param>
-/// <param name="Generate">Encoding the image and generating the tokens (and detokenizing).</param>
-/// <param name="Total">From the handler's start to the answer, waiting for the model included.</param>
-public sealed record CaptionTimings(double Preprocess, double Generate, double Total);
+/// <param name="Encode">The encoder pass (shared with the images that joined the batch at the same step).</param>
+/// <param name="Decode">From joining the batch to the last token (steps shared with the rest of the batch).</param>
+/// <param name="Total">From the handler's start to the answer.</param>
+public sealed record CaptionTimings(double Queue, double Preprocess, double Encode, double Decode, double Total);
 
 public static class CaptionEndpoints
 {
     public static IEndpointRouteBuilder MapCaptionEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/captions", CreateCaption)
-            .WithName("CreateCaption")
+        var captions = app.MapGroup("/captions")
             .WithTags("Captions")
-            .WithSummary("Caption one image")
-            .WithDescription(
-                "multipart/form-data with the image as the file field `image`; the other fields are optional decoding "
-                + "options whose defaults come from the checkpoint's config (`decoding`). Errors are RFC 7807 problem details.")
-            .Produces<CaptionResponse>()
+            .AddEndpointFilter<RequestOutcomeFilter>()
+            .AddEndpointFilter<ApiKeyFilter>()
+            .RequireRateLimiting(ClientRateLimit.Policy)
             .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             // An API for programs, not a browser form: no antiforgery token.
             .DisableAntiforgery();
+
+        captions.MapPost("/", CreateCaption)
+            .WithName("CreateCaption")
+            .WithSummary("Caption one image")
+            .WithDescription(
+                "multipart/form-data with the image as the file field `image`; the other fields are optional decoding "
+                + "options whose defaults come from the checkpoint's config (`decoding`). Errors are RFC 7807 problem details; "
+                + "503 (with Retry-After) when the queue is full.")
+            .Produces<CaptionResponse>();
+
+        captions.MapPost("/batch", CreateCaptions)
+            .WithName("CreateCaptions")
+            .WithSummary("Caption several images")
+            .WithDescription(
+                "multipart/form-data with each image as a file field `images`, and the same optional decoding options as "
+                + "POST /captions, applied to every image. One caption per image, in order. A bad image refuses the whole "
+                + "request with a problem that says which image.")
+            .Produces<BatchCaptionResponse>();
         return app;
     }
 
-    private static async Task<IResult> CreateCaption(
-        [AsParameters] CaptionForm form,
-        HttpRequest request,
-        ModelHost host,
-        IOptions<CaptionerOptions> options,
-        CancellationToken cancellationToken)
+    private static async Task<IResult> CreateCaption([AsParameters] CaptionForm form, HttpRequest request, CaptionRequests captions) =>
+        await captions.HandleAsync(request, form, FormFields.Image, maxFiles: 1) is var (results, problem) && problem is null
+            ? TypedResults.Ok(results![0])
+            : problem!;
+
+    private static async Task<IResult> CreateCaptions([AsParameters] BatchCaptionForm form, HttpRequest request, CaptionRequests captions,
+        IOptions<CaptionerOptions> options) =>
+        await captions.HandleAsync(request, form, FormFields.Images, options.Value.MaxImagesPerRequest) is var (results, problem) && problem is null
+            ? TypedResults.Ok(new BatchCaptionResponse(results!))
+            : problem!;
+}
+
+/// <summary>
+/// The path of a caption request, shared by both endpoints: read the upload, check the options,
+/// preprocess each image on the request's thread, hand the tensors to the scheduler, and wait.
+/// </summary>
+public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, CaptionMetrics metrics, IOptions<CaptionerOptions> options)
+{
+    public async Task<(IReadOnlyList<CaptionResponse>? Captions, IResult? Problem)> HandleAsync(
+        HttpRequest request, DecodingFields form, string field, int maxFiles)
     {
         var clock = Stopwatch.StartNew();
-        var (bytes, problem) = await ImageUpload.ReadAsync(request, form.Image, options.Value, cancellationToken);
-        if (problem is not null) return problem;
+        var aborted = request.HttpContext.RequestAborted;
+        var (images, problem) = await ImageUpload.ReadAsync(request, field, maxFiles, options.Value, aborted);
+        if (problem is not null) return (null, problem);
 
-        if (host.Current is not { } model) return ApiProblems.NotReady(host.State);
-        var decoding = DecodingForm.Parse(form, model.Config.Decoding, out var errors);
-        if (decoding is null) return ApiProblems.Fields(errors);
+        if (host.Current is not { } model || !scheduler.IsRunning)
+            return (null, scheduler.IsRunning || host.Current is null ? ApiProblems.NotReady(host.State) : ApiProblems.ShuttingDown());
+        var decoding = DecodingForm.Parse(form, model.Config.Decoding,
+            new DecodingLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize), out var errors);
+        if (decoding is null) return (null, ApiProblems.Fields(errors));
+        if (images!.Count > scheduler.Options.QueueCapacity)
+            return (null, ApiProblems.Field(field, $"Send at most {scheduler.Options.QueueCapacity} images per request (the queue's capacity)."));
 
-        CaptionOutcome outcome;
+        // Decoding and resizing are thread-safe: done here, in parallel across requests.
+        var pixels = new float[images.Count][];
+        var preprocess = Stopwatch.StartNew();
+        using (CaptionMetrics.Source.StartActivity("preprocess"))
+        {
+            for (int i = 0; i < images.Count; i++)
+            {
+                try
+                {
+                    pixels[i] = model.Pipeline.Preprocessor.ToChw(images[i].Bytes);
+                }
+                catch (ImageRejectedException e)
+                {
+                    return (null, ApiProblems.ImageRejected(e, ImageUpload.Describe(images[i].FileName, i, images.Count)));
+                }
+            }
+        }
+        preprocess.Stop();
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        timeout.CancelAfter(scheduler.Options.RequestTimeout);
+        var jobs = new List<CaptionJob>(images.Count);
         try
         {
-            outcome = await host.CaptionAsync(bytes!, decoding, cancellationToken);
+            foreach (var image in pixels)
+            {
+                var job = new CaptionJob(image, decoding, timeout.Token);
+                scheduler.Submit(job);
+                jobs.Add(job);
+            }
+            await Task.WhenAll(jobs.Select(j => j.Completion)).WaitAsync(timeout.Token);
         }
-        catch (ImageRejectedException e)
+        catch (QueueFullException)
         {
-            return ApiProblems.ImageRejected(e);
+            return (null, ApiProblems.QueueFull(scheduler.Options.QueueCapacity));
         }
-        catch (ModelNotReadyException)
+        catch (ShuttingDownException)
         {
-            return ApiProblems.NotReady(host.State);
+            return (null, ApiProblems.ShuttingDown());
+        }
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+        {
+            // Our timeout, or the scheduler cancelling what was left when the shutdown ran out of time.
+            return (null, timeout.IsCancellationRequested ? ApiProblems.TimedOut(scheduler.Options.RequestTimeout) : ApiProblems.ShuttingDown());
+        }
+        finally
+        {
+            // Whatever did not finish (a full queue part-way, a timeout, a client gone) leaves the queue or batch.
+            if (jobs.Any(j => !j.Completion.IsCompletedSuccessfully)) await timeout.CancelAsync();
         }
 
-        return TypedResults.Ok(new CaptionResponse(
-            outcome.Text,
-            DecodingUsed.From(decoding, model.Config),
-            new ModelRef(model.Id),
-            new CaptionTimings(Ms(outcome.Preprocess), Ms(outcome.Generate), Ms(clock.Elapsed))));
+        var used = DecodingUsed.From(decoding, model.Config);
+        var answers = new List<CaptionResponse>(jobs.Count);
+        foreach (var job in jobs)
+        {
+            var done = job.Completion.Result;
+            metrics.Captioned(clock.Elapsed, done.Sequence.Tokens.Length);
+            answers.Add(new CaptionResponse(
+                model.Pipeline.Tokenizer.Decode(done.Sequence.Tokens),
+                used,
+                new ModelRef(model.Id),
+                new CaptionTimings(Ms(done.Queue), Ms(preprocess.Elapsed), Ms(done.Encode), Ms(done.Decode), Ms(clock.Elapsed))));
+        }
+        return (answers, null);
     }
 
     private static double Ms(TimeSpan t) => Math.Round(t.TotalMilliseconds, 2);

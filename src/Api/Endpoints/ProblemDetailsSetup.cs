@@ -23,7 +23,7 @@ public static class ProblemDetailsSetup
             {
                 StatusCodes.Status413PayloadTooLarge =>
                     $"The request is larger than the {UploadLimits.RequestBodyLimit(options):N0} bytes accepted "
-                    + $"(an image of at most {options.MaxUploadBytes:N0} bytes plus the form).",
+                    + $"(up to {options.MaxImagesPerRequest} images of at most {options.MaxUploadBytes:N0} bytes each, plus the form).",
                 StatusCodes.Status415UnsupportedMediaType =>
                     $"Send multipart/form-data with the image as a file field named '{FormFields.Image}'.",
                 _ => null,

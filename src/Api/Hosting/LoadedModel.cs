@@ -27,8 +27,8 @@ public sealed record LoadedModel(
     public string DTypeName => TorchRuntime.Name(DType);
 }
 
-/// <summary>One caption and what it cost.</summary>
-public sealed record CaptionOutcome(string Text, int Tokens, bool Finished, TimeSpan Preprocess, TimeSpan Generate);
+/// <summary>The warm-up caption and what it cost.</summary>
+public sealed record CaptionOutcome(string Text, int Tokens, bool Finished, TimeSpan Elapsed);
 
 /// <summary>The model is still loading (or failed to load): the service answers 503.</summary>
 public sealed class ModelNotReadyException(string message) : Exception(message);

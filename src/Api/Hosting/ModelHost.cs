@@ -6,22 +6,16 @@ using CaptionService.Model.Generation;
 using Microsoft.Extensions.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using TorchSharp;
 
 namespace CaptionService.Api.Hosting;
 
 /// <summary>
 /// Owns the one <see cref="Captioner"/> the service uses: loads the configured checkpoint (or the
-/// built-in demo checkpoint) onto the configured device and dtype, runs a warm-up caption, and then
-/// serves captions one at a time.
+/// built-in demo checkpoint) onto the configured device and dtype and runs a warm-up caption. From
+/// then on only the <see cref="Batching.CaptionScheduler"/> uses the model.
 /// </summary>
 public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger) : IDisposable
 {
-    // One Captioner is not safe to use from two threads at once (module mode, TorchSharp's
-    // thread-local dispose scopes, one set of weights driven by two KV caches), so generation is
-    // serialized here, one request at a time. The continuous batcher replaces this gate: it owns
-    // the model and runs many requests' decoding steps in one batch.
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile LoadedModel? _loaded;
     private volatile string _state = "loading";
 
@@ -76,44 +70,11 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         }
     }
 
-    /// <summary>Captions one encoded image. Throws <see cref="ModelNotReadyException"/> before the model is ready
-    /// and <see cref="Model.Imaging.ImageRejectedException"/> for an image the preprocessor refuses.</summary>
-    public async Task<CaptionOutcome> CaptionAsync(byte[] image, DecodingOptions decoding, CancellationToken cancellationToken)
-    {
-        var model = _loaded ?? throw new ModelNotReadyException($"The model is not ready ({_state}).");
-
-        // Decoding and resizing are thread-safe: done before taking the gate, in parallel across requests.
-        var clock = Stopwatch.StartNew();
-        float[] chw = model.Pipeline.Preprocessor.ToChw(image);
-        var preprocess = clock.Elapsed;
-
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            return Generate(model, chw, decoding) with { Preprocess = preprocess };
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
     private static CaptionOutcome Caption(LoadedModel model, byte[] image, DecodingOptions decoding)
     {
         var clock = Stopwatch.StartNew();
-        float[] chw = model.Pipeline.Preprocessor.ToChw(image);
-        return Generate(model, chw, decoding) with { Preprocess = clock.Elapsed };
-    }
-
-    /// <summary>Runs on one thread from start to end: TorchSharp's dispose scopes are thread-local.</summary>
-    private static CaptionOutcome Generate(LoadedModel model, float[] chw, DecodingOptions decoding)
-    {
-        var clock = Stopwatch.StartNew();
-        using var scope = torch.NewDisposeScope();
-        var pixels = model.Pipeline.Preprocessor.ToBatch([chw]);
-        var sequence = model.Pipeline.Generator.Generate(pixels, decoding)[0];
-        var text = model.Pipeline.Tokenizer.Decode(sequence.Tokens);
-        return new CaptionOutcome(text, sequence.Tokens.Length, sequence.Finished, TimeSpan.Zero, clock.Elapsed);
+        var caption = model.Pipeline.Caption([image], decoding)[0];
+        return new CaptionOutcome(caption.Text, caption.Tokens.Count, caption.Finished, clock.Elapsed);
     }
 
     /// <summary>A small PNG (a colour gradient) that goes through the same decode/resize path as an upload.</summary>
@@ -138,6 +99,5 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
     public void Dispose()
     {
         _loaded?.Pipeline.Model.Dispose();
-        _gate.Dispose();
     }
 }

@@ -1,17 +1,25 @@
+using CaptionService.Api.Batching;
+
 namespace CaptionService.Api.Hosting;
 
 /// <summary>
 /// Loads the model in the background once the host has started, so that the server listens (and
-/// /health/live answers) while a large checkpoint loads; /health/ready turns 200 when it is done.
-/// A model that cannot be loaded stops the service with exit code 1.
+/// /health/live answers) while a large checkpoint loads, then hands it to the
+/// <see cref="CaptionScheduler"/>; /health/ready turns 200 when that is done. A model that cannot be
+/// loaded stops the service with exit code 1. On shutdown the scheduler drains: no new requests,
+/// the queued and running ones are finished (within the host's shutdown timeout).
 /// </summary>
-public sealed class ModelLoader(ModelHost host, IHostApplicationLifetime lifetime, ILogger<ModelLoader> logger) : BackgroundService
+public sealed class ModelLoader(ModelHost host, CaptionScheduler scheduler, IHostApplicationLifetime lifetime, ILogger<ModelLoader> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
             await Task.Run(() => host.Load(stoppingToken), stoppingToken);
+            scheduler.Start(host.Current!);
+            logger.LogInformation("Scheduler running: batches of up to {MaxBatch} sequences, queue of {Queue}, at most {MaxTokens} tokens per caption",
+                scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity, scheduler.MaxTokens);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -23,5 +31,12 @@ public sealed class ModelLoader(ModelHost host, IHostApplicationLifetime lifetim
             Environment.ExitCode = 1;
             lifetime.StopApplication();
         }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Draining: {Queued} requests queued", scheduler.QueueDepth);
+        await scheduler.StopAsync(cancellationToken);
+        await base.StopAsync(cancellationToken);
     }
 }

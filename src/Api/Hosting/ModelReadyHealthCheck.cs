@@ -1,14 +1,15 @@
+using CaptionService.Api.Batching;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CaptionService.Api.Hosting;
 
-/// <summary>Healthy once the model has loaded and answered its warm-up caption.</summary>
-public sealed class ModelReadyHealthCheck(ModelHost host) : IHealthCheck
+/// <summary>Healthy once the model has loaded, answered its warm-up caption, and the scheduler takes requests.</summary>
+public sealed class ModelReadyHealthCheck(ModelHost host, CaptionScheduler scheduler) : IHealthCheck
 {
     public const string Tag = "ready";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(host.Current is { } model
+        Task.FromResult(host.Current is { } model && scheduler.IsRunning
             ? HealthCheckResult.Healthy($"{model.Id} on {model.DeviceName} ({model.DTypeName})")
-            : HealthCheckResult.Unhealthy($"model {host.State}"));
+            : HealthCheckResult.Unhealthy(scheduler.IsRunning || host.Current is null ? $"model {host.State}" : "not taking requests (starting or shutting down)"));
 }

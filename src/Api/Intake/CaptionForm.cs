@@ -2,18 +2,28 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace CaptionService.Api.Intake;
 
-/// <summary>
-/// The multipart/form-data fields of <c>POST /captions</c>. Everything but the image is optional;
-/// an absent (or empty) field takes the checkpoint's default (its config's <c>decoding</c>).
-/// Numbers are taken as text and parsed by <see cref="DecodingForm"/> so that a bad value gets a
-/// 400 that names the field.
-/// </summary>
-public sealed class CaptionForm
+/// <summary>The multipart/form-data fields of <c>POST /captions</c>: one image and the decoding options.</summary>
+public sealed class CaptionForm : DecodingFields
 {
     /// <summary>The image to caption: JPEG, PNG, WebP, BMP or GIF (first frame only).</summary>
     // No [FromForm] here: Swashbuckle refuses it on an IFormFile. Files bind by name, ignoring case ("image").
     public IFormFile? Image { get; init; }
+}
 
+/// <summary>The multipart/form-data fields of <c>POST /captions/batch</c>: several images, one set of decoding options.</summary>
+public sealed class BatchCaptionForm : DecodingFields
+{
+    /// <summary>The images to caption, each a file field named <c>images</c>; captions come back in the same order.</summary>
+    public IFormFileCollection? Images { get; init; }
+}
+
+/// <summary>
+/// The decoding options of a caption request, all optional: an absent (or empty) field takes the
+/// checkpoint's default (its config's <c>decoding</c>). Numbers are taken as text and parsed by
+/// <see cref="DecodingForm"/> so that a bad value gets a 400 that names the field.
+/// </summary>
+public abstract class DecodingFields
+{
     /// <summary>Decoding strategy: greedy, sample or beam.</summary>
     [FromForm(Name = FormFields.Decoding)]
     public string? Decoding { get; init; }
@@ -55,6 +65,7 @@ public sealed class CaptionForm
 public static class FormFields
 {
     public const string Image = "image";
+    public const string Images = "images";
     public const string Decoding = "decoding";
     public const string MaxTokens = "max_tokens";
     public const string Temperature = "temperature";
@@ -65,8 +76,9 @@ public static class FormFields
     public const string LengthPenalty = "length_penalty";
     public const string NoRepeatNgramSize = "no_repeat_ngram_size";
 
-    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    /// <summary>The decoding options' fields.</summary>
+    public static readonly IReadOnlySet<string> Options = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
-        Image, Decoding, MaxTokens, Temperature, TopK, TopP, Seed, NumBeams, LengthPenalty, NoRepeatNgramSize,
+        Decoding, MaxTokens, Temperature, TopK, TopP, Seed, NumBeams, LengthPenalty, NoRepeatNgramSize,
     };
 }

@@ -17,8 +17,9 @@ public static class DecodingForm
     private const long MaxDrawnSeed = 1L << 53;
 
     /// <summary>Parses <paramref name="form"/> over <paramref name="defaults"/>. On success the options
-    /// are valid for the generator, and a sampling request without a seed has one drawn for it.</summary>
-    public static DecodingOptions? Parse(CaptionForm form, DecodingOptions defaults, out Dictionary<string, string[]> errors)
+    /// are valid for the generator and within the service's <paramref name="limits"/>, and a sampling
+    /// request without a seed has one drawn for it.</summary>
+    public static DecodingOptions? Parse(DecodingFields form, DecodingOptions defaults, DecodingLimits limits, out Dictionary<string, string[]> errors)
     {
         var problems = new Dictionary<string, List<string>>();
         void Fail(string field, string message)
@@ -61,8 +62,14 @@ public static class DecodingForm
                 : (message.Split(' ', 2)[0], message);
             if (!problems.ContainsKey(field)) Fail(field, text);
         }
-        if (o.NumBeams > MaxBeams && !problems.ContainsKey(FormFields.NumBeams))
-            Fail(FormFields.NumBeams, $"num_beams must be at most {MaxBeams} (got {o.NumBeams})");
+        int maxBeams = Math.Min(MaxBeams, limits.MaxBatchSize);
+        if ((o.Strategy == DecodingStrategy.Beam || Given(form.NumBeams) is not null) && o.NumBeams > maxBeams && !problems.ContainsKey(FormFields.NumBeams))
+            Fail(FormFields.NumBeams, $"num_beams must be at most {maxBeams} here (got {o.NumBeams})");
+        if (o.MaxNewTokens > limits.MaxTokens && !problems.ContainsKey(FormFields.MaxTokens))
+        {
+            if (Given(form.MaxTokens) is null) o = o with { MaxNewTokens = limits.MaxTokens }; // the checkpoint's default, capped
+            else Fail(FormFields.MaxTokens, $"max_tokens must be at most {limits.MaxTokens} here (got {o.MaxNewTokens})");
+        }
 
         errors = problems.ToDictionary(p => p.Key, p => p.Value.ToArray());
         if (errors.Count > 0) return null;
@@ -92,6 +99,10 @@ public static class DecodingForm
 
     private static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }
+
+/// <summary>What this service allows: tokens per caption (its KV cache's positions) and sequences
+/// per batch (a beam request takes num_beams of them).</summary>
+public sealed record DecodingLimits(int MaxTokens, int MaxBatchSize);
 
 /// <summary>The decoding options a caption was made with, named as the form fields that set them;
 /// only those that matter for the strategy are present.</summary>

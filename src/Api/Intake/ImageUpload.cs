@@ -3,41 +3,57 @@ using CaptionService.Api.Options;
 
 namespace CaptionService.Api.Intake;
 
+/// <summary>An uploaded image: the name the client gave it and its bytes.</summary>
+public sealed record UploadedImage(string FileName, byte[] Bytes);
+
 /// <summary>
-/// The uploaded form -> the image's bytes, with the checks that need no decoding: every field is
-/// one we know, the image field is there, is a file, comes once, and is not larger than
-/// <see cref="CaptionerOptions.MaxUploadBytes"/>.
+/// The uploaded form -> the images' bytes, with the checks that need no decoding: every field is
+/// one we know, the file field is there, is a file, comes as often as allowed, and no file is
+/// larger than <see cref="CaptionerOptions.MaxUploadBytes"/>.
 /// Everything about the content (empty, format, pixels, damage) is the preprocessor's.
 /// </summary>
 public static class ImageUpload
 {
-    /// <summary>The image's bytes, or the problem to answer with instead.</summary>
-    public static async Task<(byte[]? Bytes, IResult? Problem)> ReadAsync(
-        HttpRequest request, IFormFile? image, CaptionerOptions options, CancellationToken cancellationToken)
+    /// <summary>The images sent in <paramref name="field"/> (between 1 and <paramref name="maxFiles"/>), or the problem to answer with instead.</summary>
+    public static async Task<(IReadOnlyList<UploadedImage>? Images, IResult? Problem)> ReadAsync(
+        HttpRequest request, string field, int maxFiles, CaptionerOptions options, CancellationToken cancellationToken)
     {
-        var form = request.HasFormContentType ? request.Form : null;
+        var form = request.HasFormContentType ? await request.ReadFormAsync(cancellationToken) : null;
         var unknown = form is null ? [] : form.Keys.Concat(form.Files.Select(f => f.Name))
-            .Where(k => !FormFields.All.Contains(k)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            .Where(k => !FormFields.Options.Contains(k) && !string.Equals(k, field, StringComparison.OrdinalIgnoreCase))
+            .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         if (unknown.Count > 0)
             return (null, ApiProblems.Field(unknown[0],
                 $"Unknown form field{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))}; "
-                + $"the fields are {string.Join(", ", FormFields.All)}."));
+                + $"the fields are {string.Join(", ", FormFields.Options.Prepend(field))}."));
 
-        if (image is null)
+        var files = form?.Files.Where(f => string.Equals(f.Name, field, StringComparison.OrdinalIgnoreCase)).ToList() ?? [];
+        if (files.Count == 0)
         {
-            var detail = form?.ContainsKey(FormFields.Image) == true
-                ? $"The '{FormFields.Image}' field must be a file upload (multipart/form-data with a filename), not a text value."
-                : $"The form field '{FormFields.Image}' is required: send the image as a multipart/form-data file named '{FormFields.Image}'.";
-            return (null, ApiProblems.Field(FormFields.Image, detail));
+            var detail = form?.ContainsKey(field) == true
+                ? $"The '{field}' field must be a file upload (multipart/form-data with a filename), not a text value."
+                : $"The form field '{field}' is required: send the image as a multipart/form-data file named '{field}'.";
+            return (null, ApiProblems.Field(field, detail));
         }
-        if (form!.Files.GetFiles(FormFields.Image).Count > 1)
-            return (null, ApiProblems.Field(FormFields.Image, $"Send one image per request (got {form.Files.GetFiles(FormFields.Image).Count})."));
-        if (image.Length > options.MaxUploadBytes)
-            return (null, ApiProblems.UploadTooLarge(image.Length, options.MaxUploadBytes));
+        if (files.Count > maxFiles)
+            return (null, ApiProblems.Field(field, maxFiles == 1
+                ? $"Send one image per request (got {files.Count}); POST /captions/batch takes several."
+                : $"Send at most {maxFiles} images per request (got {files.Count})."));
 
-        var bytes = new byte[image.Length];
-        await using var stream = image.OpenReadStream();
-        await stream.ReadExactlyAsync(bytes, cancellationToken);
-        return (bytes, null);
+        var images = new List<UploadedImage>(files.Count);
+        foreach (var (file, i) in files.Select((f, i) => (f, i)))
+        {
+            if (file.Length > options.MaxUploadBytes)
+                return (null, ApiProblems.UploadTooLarge(Describe(file.FileName, i, files.Count), file.Length, options.MaxUploadBytes));
+            var bytes = new byte[file.Length];
+            await using var stream = file.OpenReadStream();
+            await stream.ReadExactlyAsync(bytes, cancellationToken);
+            images.Add(new UploadedImage(file.FileName, bytes));
+        }
+        return (images, null);
     }
+
+    /// <summary>"The image" for a single upload; "Image 3 ('cat.gif')" in a batch, to say which file a problem is about.</summary>
+    public static string Describe(string fileName, int index, int count) =>
+        count == 1 ? "The image" : $"Image {index + 1} ('{fileName}')";
 }

@@ -5,9 +5,10 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace CaptionService.Api.Intake;
 
 /// <summary>
-/// Server-side bounds that follow <see cref="CaptionerOptions.MaxUploadBytes"/>: Kestrel refuses a
-/// request body larger than one image plus the multipart framing and form fields (413 before the
-/// upload is read to the end), and the form reader refuses such a section. The exact per-image
+/// Server-side bounds that follow <see cref="CaptionerOptions.MaxUploadBytes"/> and
+/// <see cref="CaptionerOptions.MaxImagesPerRequest"/>: Kestrel refuses a request body larger than
+/// the largest batch upload plus the multipart framing and form fields (413 before the upload is
+/// read to the end), and the form reader refuses such a body. The exact per-image
 /// check (413 naming the limit) is <see cref="ImageUpload"/>'s.
 /// </summary>
 public static class UploadLimits
@@ -15,8 +16,11 @@ public static class UploadLimits
     /// <summary>Room for multipart boundaries, part headers and the small decoding fields.</summary>
     public const long FormOverheadBytes = 64 * 1024;
 
-    public static long RequestBodyLimit(CaptionerOptions options) =>
-        Math.Max(1, options.MaxUploadBytes) > long.MaxValue - FormOverheadBytes ? long.MaxValue : Math.Max(1, options.MaxUploadBytes) + FormOverheadBytes;
+    public static long RequestBodyLimit(CaptionerOptions options)
+    {
+        long files = Math.Max(1, options.MaxImagesPerRequest), perFile = Math.Max(1, options.MaxUploadBytes);
+        return perFile > (long.MaxValue - FormOverheadBytes) / files ? long.MaxValue : files * perFile + FormOverheadBytes;
+    }
 
     /// <summary>The section as configured, unchecked; defaults where it does not even bind (start-up validation reports that).</summary>
     private static CaptionerOptions Unvalidated(IConfiguration configuration)

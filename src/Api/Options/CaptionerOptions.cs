@@ -28,6 +28,18 @@ public sealed class CaptionerOptions
     /// <summary>Most pixels (width x height, as the image header declares them) accepted (default 40 M).</summary>
     public long MaxPixels { get; set; } = ImageLimits.Default.MaxPixels;
 
+    /// <summary>Most images in one POST /captions/batch request (default 16).</summary>
+    public int MaxImagesPerRequest { get; set; } = 16;
+
+    /// <summary>The scheduler's limits ("Captioner:Batching").</summary>
+    public BatchingOptions Batching { get; set; } = new();
+
+    /// <summary>When set, requests to /captions must carry it in the <c>X-Api-Key</c> header. Empty: no key needed.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Requests per minute allowed to one client (its API key, else its address) on /captions; 0: no limit.</summary>
+    public int RateLimitPerMinute { get; set; }
+
     public bool UsesBuiltInModel => string.IsNullOrWhiteSpace(Checkpoint);
 
     /// <summary>The checkpoint directory to load, as a full path.</summary>

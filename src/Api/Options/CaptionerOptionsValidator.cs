@@ -45,6 +45,12 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         if (options.MaxPixels < 1)
             errors.Add($"{S}:MaxPixels: must be a positive number of pixels (got {options.MaxPixels})");
 
+        if (options.MaxImagesPerRequest < 1)
+            errors.Add($"{S}:MaxImagesPerRequest: must be at least 1 (got {options.MaxImagesPerRequest})");
+        errors.AddRange(options.Batching.Validate($"{S}:Batching"));
+        if (options.RateLimitPerMinute < 0)
+            errors.Add($"{S}:RateLimitPerMinute: must be 0 (off) or a positive number of requests (got {options.RateLimitPerMinute})");
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

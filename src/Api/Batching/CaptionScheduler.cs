@@ -1,0 +1,222 @@
+using System.Threading.Channels;
+using CaptionService.Api.Hosting;
+using CaptionService.Api.Options;
+using CaptionService.Api.Telemetry;
+using CaptionService.Model.Generation;
+using Microsoft.Extensions.Options;
+using static TorchSharp.torch;
+
+namespace CaptionService.Api.Batching;
+
+/// <summary>
+/// The only code that touches the model once it is loaded: continuous (iteration-level) batching
+/// on one dedicated thread. Requests wait in a bounded queue. Before every decode step the
+/// scheduler admits waiting jobs while the batch has rows for them, encodes the newcomers in one
+/// pass and joins them to the running <see cref="DecodingBatch"/>; then it decodes one token for
+/// every sequence and answers each job the moment its caption ends. A job whose client left or
+/// whose time ran out leaves the batch at the next step.
+/// </summary>
+public sealed class CaptionScheduler : IDisposable
+{
+    private readonly BatchingOptions options;
+    private readonly CaptionMetrics metrics;
+    private readonly ILogger<CaptionScheduler> logger;
+    private readonly Channel<CaptionJob> queue;
+    private readonly List<CaptionJob> running = [];
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource abort = new();
+    private LoadedModel? model;
+    private Thread? thread;
+    private volatile int activeRows;
+    private volatile bool stopping;
+
+    public CaptionScheduler(IOptions<CaptionerOptions> options, CaptionMetrics metrics, ILogger<CaptionScheduler> logger)
+    {
+        this.options = options.Value.Batching;
+        this.metrics = metrics;
+        this.logger = logger;
+        queue = Channel.CreateBounded<CaptionJob>(new BoundedChannelOptions(this.options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite answers false when full: the caller gets 503 at once
+        });
+        metrics.QueueDepth = () => queue.Reader.Count;
+        metrics.ActiveSequences = () => activeRows;
+    }
+
+    /// <summary>Most tokens one caption may take here (the batch's KV-cache positions per sequence).</summary>
+    public int MaxTokens { get; private set; }
+
+    public int QueueDepth => queue.Reader.Count;
+
+    /// <summary>True from <see cref="Start"/> until it stops: requests are taken.</summary>
+    public bool IsRunning => thread is not null && !stopped.Task.IsCompleted && !stopping;
+
+    public BatchingOptions Options => options;
+
+    /// <summary>Starts the scheduler thread on a loaded, warmed-up model.</summary>
+    public void Start(LoadedModel loaded)
+    {
+        if (thread is not null) throw new InvalidOperationException("The scheduler is already running.");
+        model = loaded;
+        MaxTokens = Math.Min(options.MaxTokens, loaded.Config.MaxPositions - 1);
+        thread = new Thread(Run) { Name = "caption-scheduler", IsBackground = true };
+        thread.Start();
+    }
+
+    /// <summary>Queues a job (await its <see cref="CaptionJob.Completion"/>), or throws <see cref="QueueFullException"/> / <see cref="ShuttingDownException"/> at once.</summary>
+    public void Submit(CaptionJob job)
+    {
+        job.Submitted = DateTimeOffset.UtcNow;
+        if (queue.Writer.TryWrite(job)) return;
+        if (queue.Reader.Completion.IsCompleted || stopping) throw new ShuttingDownException();
+        throw new QueueFullException(options.QueueCapacity);
+    }
+
+    /// <summary>Stops admitting new jobs, finishes the queued and running ones, then stops. When
+    /// <paramref name="cancellationToken"/> fires first, what is left is cancelled.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        stopping = true;
+        queue.Writer.TryComplete();
+        if (thread is null) return;
+        using var registration = cancellationToken.Register(abort.Cancel);
+        await stopped.Task;
+    }
+
+    private void Run()
+    {
+        var m = model!;
+        var batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
+        try
+        {
+            while (WaitForWork())
+            {
+                try
+                {
+                    DropCancelled(batch);
+                    Admit(batch);
+                    if (batch.IsEmpty) continue;
+                    metrics.Step(batch.Rows);
+                    var done = batch.Step();
+                    var now = DateTimeOffset.UtcNow;
+                    foreach (var group in done)
+                        Complete(running.Single(j => j.Group == group), now);
+                    activeRows = batch.Rows;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A failure of the model (out of memory, a native error) fails the jobs in the
+                    // batch, not the service: start again with an empty batch.
+                    logger.LogError(e, "Decoding step failed; failing {Count} running requests", running.Count);
+                    foreach (var job in running) { job.Fail(e); job.Group?.Dispose(); }
+                    running.Clear();
+                    batch.Dispose();
+                    batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
+                    activeRows = 0;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var job in running) { job.Cancel(); job.Group?.Dispose(); }
+            while (queue.Reader.TryRead(out var job)) job.Cancel();
+            running.Clear();
+            batch.Dispose();
+            activeRows = 0;
+            stopped.TrySetResult();
+        }
+
+        bool WaitForWork()
+        {
+            if (abort.IsCancellationRequested) return false;
+            if (running.Count > 0) return true;
+            // Idle: block until a job arrives (false once the queue is completed and empty).
+            try
+            {
+                if (!queue.Reader.WaitToReadAsync(abort.Token).AsTask().GetAwaiter().GetResult()) return false;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            // A lone job waits a little for company, unless a full batch is already waiting.
+            var deadline = DateTime.UtcNow + options.MaxWait;
+            while (queue.Reader.Count < options.MaxBatchSize && DateTime.UtcNow < deadline && !abort.IsCancellationRequested)
+                Thread.Sleep(1);
+            return true;
+        }
+    }
+
+    /// <summary>Moves queued jobs into the batch while it has rows for them (first come, first
+    /// served), and encodes the newcomers together.</summary>
+    private void Admit(DecodingBatch batch)
+    {
+        var m = model!;
+        var newcomers = new List<CaptionJob>();
+        int rows = batch.Rows;
+        while (queue.Reader.TryPeek(out var next))
+        {
+            int need = next.Options.Strategy == Model.DecodingStrategy.Beam ? next.Options.NumBeams : 1;
+            if (!next.Cancellation.IsCancellationRequested && rows + need > options.MaxBatchSize) break;
+            queue.Reader.TryRead(out _);
+            if (next.Cancellation.IsCancellationRequested) { next.Cancel(); continue; }
+            next.Group = DecodingGroup.For(m.Config, next.Options);
+            rows += next.Group.InitialRows;
+            newcomers.Add(next);
+        }
+        if (newcomers.Count == 0) return;
+
+        var admitted = DateTimeOffset.UtcNow;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var pixels = m.Pipeline.Preprocessor.ToBatch(newcomers.Select(j => j.Image));
+            batch.Admit(pixels, newcomers.Select(j => j.Group!).ToList());
+        }
+        catch (Exception e)
+        {
+            foreach (var job in newcomers) { job.Fail(e); job.Group!.Dispose(); }
+            throw;
+        }
+        var encoded = DateTimeOffset.UtcNow;
+        foreach (var job in newcomers)
+        {
+            (job.Admitted, job.Encoded, job.BatchRows) = (admitted, encoded, batch.Rows);
+            CaptionMetrics.Span("queue", job.Parent, job.Submitted, admitted);
+            CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", newcomers.Count));
+        }
+        running.AddRange(newcomers);
+        activeRows = batch.Rows;
+    }
+
+    /// <summary>Jobs whose client left or whose time ran out leave the batch and free their rows.</summary>
+    private void DropCancelled(DecodingBatch batch)
+    {
+        foreach (var job in running.Where(j => j.Cancellation.IsCancellationRequested).ToList())
+        {
+            batch.Remove(job.Group!);
+            job.Group!.Dispose();
+            running.Remove(job);
+            job.Cancel();
+        }
+        activeRows = batch.Rows;
+    }
+
+    private void Complete(CaptionJob job, DateTimeOffset now)
+    {
+        running.Remove(job);
+        CaptionMetrics.Span("decode", job.Parent, job.Encoded, now,
+            ("captioner.tokens", job.Group!.Result.Tokens.Length), ("captioner.batch.rows", job.BatchRows));
+        job.Succeed(now);
+        job.Group.Dispose();
+    }
+
+    public void Dispose()
+    {
+        abort.Cancel();
+        queue.Writer.TryComplete();
+        thread?.Join(TimeSpan.FromSeconds(10));
+        abort.Dispose();
+    }
+}

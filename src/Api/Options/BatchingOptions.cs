@@ -1,0 +1,36 @@
+namespace CaptionService.Api.Options;
+
+/// <summary>
+/// The "Captioner:Batching" section: how the scheduler batches requests
+/// (environment: <c>Captioner__Batching__MaxBatchSize=32</c>, ...).
+/// </summary>
+public sealed class BatchingOptions
+{
+    /// <summary>Most sequences decoded together in one step (a beam request takes num_beams of them). 1 turns batching off.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    /// <summary>How long a request that finds the model idle waits for company before it starts alone (ms).</summary>
+    public int MaxWaitMs { get; set; } = 5;
+
+    /// <summary>Requests waiting for a place in the batch; beyond it the service answers 503 at once.</summary>
+    public int QueueCapacity { get; set; } = 256;
+
+    /// <summary>A request not answered in this time leaves the queue or batch and gets 503 (s).</summary>
+    public double RequestTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Most tokens one caption may have (the KV cache's positions per sequence; capped by the model's positions).</summary>
+    public int MaxTokens { get; set; } = 64;
+
+    public TimeSpan MaxWait => TimeSpan.FromMilliseconds(MaxWaitMs);
+    public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
+
+    public IEnumerable<string> Validate(string section)
+    {
+        if (MaxBatchSize < 1) yield return $"{section}:MaxBatchSize: must be at least 1 (got {MaxBatchSize})";
+        if (MaxWaitMs < 0) yield return $"{section}:MaxWaitMs: must be 0 or more milliseconds (got {MaxWaitMs})";
+        if (QueueCapacity < 1) yield return $"{section}:QueueCapacity: must be at least 1 (got {QueueCapacity})";
+        if (!(RequestTimeoutSeconds > 0) || double.IsInfinity(RequestTimeoutSeconds))
+            yield return $"{section}:RequestTimeoutSeconds: must be a positive number of seconds (got {RequestTimeoutSeconds})";
+        if (MaxTokens < 1) yield return $"{section}:MaxTokens: must be at least 1 (got {MaxTokens})";
+    }
+}

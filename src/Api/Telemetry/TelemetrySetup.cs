@@ -1,0 +1,49 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace CaptionService.Api.Telemetry;
+
+/// <summary>
+/// OpenTelemetry: traces of the HTTP requests and of the service's own spans, metrics of both;
+/// a Prometheus scrape endpoint at /metrics, and OTLP export when the standard
+/// <c>OTEL_EXPORTER_OTLP_*</c> variables name an endpoint (<c>OTEL_SERVICE_NAME</c> names the service).
+/// </summary>
+public static class TelemetrySetup
+{
+    public const string ServiceName = "caption-service";
+
+    public static IServiceCollection AddCaptionTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<CaptionMetrics>();
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource =>
+            {
+                if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"])) resource.AddService(ServiceName);
+            })
+            .WithTracing(tracing => tracing
+                .AddSource(CaptionMetrics.Name)
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsPlumbing(http.Request.Path)))
+            .WithMetrics(metrics => metrics
+                .AddMeter(CaptionMetrics.Name)
+                .AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter());
+        if (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
+            || !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+            || !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]))
+            telemetry.UseOtlpExporter();
+        return services;
+    }
+
+    /// <summary>The Prometheus scrape endpoint, /metrics.</summary>
+    public static WebApplication MapMetrics(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+
+    /// <summary>Health probes and scrapes are not traced (they would drown the requests).</summary>
+    private static bool IsPlumbing(PathString path) =>
+        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments("/swagger");
+}
