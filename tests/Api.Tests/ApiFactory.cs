@@ -19,7 +19,9 @@ namespace CaptionService.Api.Tests;
 /// with the given Captioner settings, plus one test-only route, <c>GET /test/throw</c>, that fails
 /// inside the app's pipeline (after the endpoints) to exercise the 500 path.
 /// </summary>
-public class ApiFactory(IReadOnlyDictionary<string, string?>? settings = null, bool loadModel = true) : WebApplicationFactory<Program>
+/// <param name="services">more test services (in-memory telemetry exporters, say)</param>
+public class ApiFactory(IReadOnlyDictionary<string, string?>? settings = null, bool loadModel = true, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
 {
     public const string ThrowPath = "/test/throw";
 
@@ -28,14 +30,15 @@ public class ApiFactory(IReadOnlyDictionary<string, string?>? settings = null, b
         builder.UseEnvironment("Production");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             builder.UseSetting(key, value);
-        builder.ConfigureTestServices(services =>
+        builder.ConfigureTestServices(collection =>
         {
-            services.AddSingleton<IStartupFilter, ThrowingRoute>();
+            collection.AddSingleton<IStartupFilter, ThrowingRoute>();
             if (!loadModel)
             {
-                var loader = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(ModelLoader));
-                services.Remove(loader);
+                var loader = collection.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(ModelLoader));
+                collection.Remove(loader);
             }
+            services?.Invoke(collection);
         });
     }
 

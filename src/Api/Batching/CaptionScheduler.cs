@@ -49,6 +49,9 @@ public sealed class CaptionScheduler : IDisposable
 
     public int QueueDepth => queue.Reader.Count;
 
+    /// <summary>Sequences in the running batch (a beam caption counts its beams).</summary>
+    public int ActiveSequences => activeRows;
+
     /// <summary>True from <see cref="Start"/> until it stops: requests are taken.</summary>
     public bool IsRunning => thread is not null && !stopped.Task.IsCompleted && !stopping;
 
