@@ -179,7 +179,8 @@ public class BatchingTests
             var problem = await Http.AssertProblem(late, HttpStatusCode.ServiceUnavailable, "within 0.5 s");
             Assert.Equal("timeout", problem.GetProperty("reason").GetString());
 
-            // A client that gives up while queued.
+            // A client that gives up while queued (once the timed-out job has left the queue).
+            await host.WaitUntil(() => host.Scheduler.QueueDepth == 0, "the timed-out request to leave the queue");
             using var giveUp = new CancellationTokenSource();
             var abandoned = client.PostAsync("/captions", Http.Form(Pictures[2]), giveUp.Token);
             await host.WaitUntil(() => host.Scheduler.QueueDepth == 1, "the request to be queued");

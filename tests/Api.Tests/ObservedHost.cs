@@ -57,12 +57,16 @@ public sealed class ObservedHost : IAsyncDisposable
         lock (spans) return spans.ToList();
     }
 
+    /// <summary>Requests counted so far, by outcome ("ok=3, timeout=1"), for failure messages.</summary>
+    public string Outcomes() => string.Join(", ", Points("captioner.requests").Select(p => $"{Tags(p)["outcome"]}={p.GetSumLong()}"));
+
     public async Task WaitUntil(Func<bool> condition, string what, double seconds = 30)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {seconds} s for {what}.");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Waited {seconds} s for {what}; requests so far: {Outcomes()}; queue {Scheduler.QueueDepth}, running {Scheduler.ActiveSequences}.");
             await Task.Delay(5);
         }
     }

@@ -39,8 +39,10 @@ public sealed class KvCache : IDisposable
         CrossValues = cross.Select(kv => kv.Values.contiguous().DetachFromDisposeScope()).ToArray();
         var (b, d) = (CrossKeys[0].shape[0], CrossKeys[0].shape[3]);
         var like = CrossKeys[0];
-        keys = cross.Select(_ => empty(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
-        values = cross.Select(_ => empty(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
+        // Zeros, not empty(): a masked position gets attention weight 0, and 0 x NaN (uninitialized
+        // memory) would still poison the row (seen: a caption of token 0 repeated).
+        keys = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
+        values = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
         lengths = new long[b];
         Positions = zeros(b, dtype: ScalarType.Int64, device: like.device).DetachFromDisposeScope();
     }
