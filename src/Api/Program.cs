@@ -26,7 +26,9 @@ if (!app.Environment.IsDevelopment())
 app.UseStatusCodePages();      // empty 4xx/5xx answers (404, 405, 413 from the server...) become problem details
 app.UseApiDocs();
 
-app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+// The page for people at / (wwwroot: plain HTML, CSS and JS, nothing fetched from elsewhere).
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.MapCaptionEndpoints();
 app.MapModelEndpoints();
 app.MapHealthEndpoints();
