@@ -155,12 +155,19 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
     }
 
     [Fact]
-    public async Task Greedy_and_seeded_sampling_match_the_api()
+    public async Task A_dropped_image_greedy_and_seeded_sampling_match_the_api()
     {
         var page = await OpenPage(1000, 800);
         var file = Save("red-circle.png", RedCircle);
 
-        await page.SetInputFilesAsync("#images", file);
+        // Dropped on the drop zone (a drop event carrying the file, as a drag from the desktop delivers it).
+        await page.EvaluateAsync(@"base64 => {
+            const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], 'red-circle.png', { type: 'image/png' }));
+            document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+        }", Convert.ToBase64String(RedCircle));
+        await Assertions.Expect(page.Locator(".card .file-name")).ToHaveTextAsync("red-circle.png");
         await page.ClickAsync("#caption-button");
         await WaitForCards(page, 1);
         var (_, greedy) = await Api(RedCircle, "red-circle.png", ("decoding", "greedy"));
