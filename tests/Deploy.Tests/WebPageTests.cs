@@ -131,6 +131,7 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
         for (int i = 0; i < 10 && await page.EvaluateAsync<string>("() => document.activeElement.id") != "caption-button"; i++)
             await page.Keyboard.PressAsync("Tab");
         Assert.Equal("caption-button", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+        Assert.NotEqual("none", await page.EvaluateAsync<string>("() => getComputedStyle(document.activeElement).outlineStyle")); // visible focus
         await page.Keyboard.PressAsync("Enter");
 
         await WaitForCards(page, 2);
