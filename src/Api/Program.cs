@@ -31,7 +31,9 @@ app.UseStatusCodePages();      // empty 4xx/5xx answers (404, 405, 413 from the 
 app.UseApiDocs();
 app.UseRateLimiter();
 
-app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+// The page for people at / (wwwroot: plain HTML, CSS and JS, nothing fetched from elsewhere).
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.MapCaptionEndpoints();
 app.MapModelEndpoints();
 app.MapHealthEndpoints();
