@@ -42,6 +42,23 @@ public class StartupTests
         Assert.Contains(says, failure);
     }
 
+    [Theory]
+    [InlineData("MaxBatchSize", 0, "Captioner:Batching:MaxBatchSize", "at least 1")]
+    [InlineData("QueueCapacity", 0, "Captioner:Batching:QueueCapacity", "at least 1")]
+    [InlineData("MaxWaitMs", -1, "Captioner:Batching:MaxWaitMs", "0 or more")]
+    [InlineData("RequestTimeoutSeconds", 0, "Captioner:Batching:RequestTimeoutSeconds", "positive")]
+    [InlineData("MaxTokens", 0, "Captioner:Batching:MaxTokens", "at least 1")]
+    public void Bad_batching_settings_are_refused_with_a_message_naming_them(string key, double value, string names, string says)
+    {
+        var options = new CaptionerOptions { Device = "cpu" };
+        var property = typeof(BatchingOptions).GetProperty(key)!;
+        property.SetValue(options.Batching, Convert.ChangeType(value, property.PropertyType));
+
+        var failure = Assert.Single(new CaptionerOptionsValidator().Validate(null, options).Failures!);
+        Assert.StartsWith(names + ":", failure);
+        Assert.Contains(says, failure);
+    }
+
     [Fact]
     public void A_checkpoint_directory_without_config_is_refused()
     {

@@ -12,10 +12,11 @@ namespace CaptionService.Api.Endpoints;
 
 /// <summary>A caption and how it was made.</summary>
 /// <param name="Caption">The generated text.</param>
+/// <param name="Tokens">Tokens generated (the end token not counted).</param>
 /// <param name="Decoding">The options actually used (request over checkpoint defaults; a drawn sampling seed included).</param>
 /// <param name="Model">Which model answered.</param>
 /// <param name="TimingsMs">Where the time went, in milliseconds.</param>
-public sealed record CaptionResponse(string Caption, DecodingUsed Decoding, ModelRef Model, CaptionTimings TimingsMs);
+public sealed record CaptionResponse(string Caption, int Tokens, DecodingUsed Decoding, ModelRef Model, CaptionTimings TimingsMs);
 
 /// <summary>Captions of a batch upload, in the order the images were sent.</summary>
 public sealed record BatchCaptionResponse(IReadOnlyList<CaptionResponse> Captions);
@@ -161,6 +162,7 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
             metrics.Captioned(clock.Elapsed, done.Sequence.Tokens.Length);
             answers.Add(new CaptionResponse(
                 model.Pipeline.Tokenizer.Decode(done.Sequence.Tokens),
+                done.Sequence.Tokens.Length,
                 used,
                 new ModelRef(model.Id),
                 new CaptionTimings(Ms(done.Queue), Ms(preprocess.Elapsed), Ms(done.Encode), Ms(done.Decode), Ms(clock.Elapsed))));
