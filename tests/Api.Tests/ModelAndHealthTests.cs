@@ -57,6 +57,14 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(3, properties.GetProperty("decoding").GetProperty("enum").GetArrayLength());
         Assert.True(doc.GetProperty("paths").TryGetProperty("/model", out _));
 
+        var batch = doc.GetProperty("paths").GetProperty("/captions/batch").GetProperty("post").GetProperty("requestBody")
+            .GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
+        var images = batch.GetProperty("properties").GetProperty("images");
+        Assert.Equal("array", images.GetProperty("type").GetString());
+        Assert.Equal("binary", images.GetProperty("items").GetProperty("format").GetString());
+        Assert.Contains("images", batch.GetProperty("required").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("number", batch.GetProperty("properties").GetProperty("temperature").GetProperty("type").GetString());
+
         Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync("/swagger/index.html")).StatusCode);
     }
 }

@@ -6,9 +6,9 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace CaptionService.Api.Endpoints;
 
 /// <summary>
-/// Finishes the multipart schema Swashbuckle derives from <see cref="CaptionForm"/>: the file field
-/// is named <c>image</c> (Swashbuckle refuses <c>[FromForm(Name)]</c> on an IFormFile, so it would
-/// show the C# name) and required; the option fields, bound as text so that bad values get a
+/// Finishes the multipart schemas Swashbuckle derives from <see cref="CaptionForm"/> and
+/// <see cref="BatchCaptionForm"/>: the file field is named <c>image</c> / <c>images</c> (Swashbuckle
+/// refuses <c>[FromForm(Name)]</c> on files, so it would show the C# name) and required; the option fields, bound as text so that bad values get a
 /// 400 naming them, are documented with the types they are parsed as.
 /// </summary>
 public sealed class CaptionFormOperationFilter : IOperationFilter
@@ -27,23 +27,27 @@ public sealed class CaptionFormOperationFilter : IOperationFilter
 
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
-        if (!context.ApiDescription.ParameterDescriptions.Any(p => p.Type == typeof(IFormFile))) return;
+        var parameters = context.ApiDescription.ParameterDescriptions;
+        string? field = parameters.Any(p => p.Type == typeof(IFormFile)) ? FormFields.Image
+            : parameters.Any(p => p.Type == typeof(IFormFileCollection)) ? FormFields.Images
+            : null;
+        if (field is null) return;
         if (operation.RequestBody?.Content is not { } content || !content.TryGetValue("multipart/form-data", out var media)) return;
         if (media.Schema is not OpenApiSchema schema || schema.Properties is not { } properties) return;
 
-        var fileName = properties.Keys.FirstOrDefault(k => string.Equals(k, FormFields.Image, StringComparison.OrdinalIgnoreCase));
-        if (fileName is not null && fileName != FormFields.Image)
+        var fileName = properties.Keys.FirstOrDefault(k => string.Equals(k, field, StringComparison.OrdinalIgnoreCase));
+        if (fileName is not null && fileName != field)
         {
             // The file first, under its wire name; the options after it in their declared order.
-            var renamed = new Dictionary<string, IOpenApiSchema> { [FormFields.Image] = properties[fileName] };
+            var renamed = new Dictionary<string, IOpenApiSchema> { [field] = properties[fileName] };
             foreach (var (name, property) in properties)
                 if (name != fileName) renamed[name] = property;
             schema.Properties = properties = renamed;
             if (media.Encoding is { } encoding && encoding.Remove(fileName, out var fileEncoding))
-                encoding[FormFields.Image] = fileEncoding;
+                encoding[field] = fileEncoding;
         }
         schema.Required ??= new HashSet<string>();
-        schema.Required.Add(FormFields.Image);
+        schema.Required.Add(field);
 
         foreach (var (name, (type, format)) in Types)
         {

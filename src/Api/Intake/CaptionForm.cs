@@ -28,7 +28,7 @@ public abstract class DecodingFields
     [FromForm(Name = FormFields.Decoding)]
     public string? Decoding { get; init; }
 
-    /// <summary>Most tokens to generate (at least 1; capped by the model's positions).</summary>
+    /// <summary>Most tokens to generate: at least 1, at most the service's Captioner:Batching:MaxTokens (64 by default).</summary>
     [FromForm(Name = FormFields.MaxTokens)]
     public string? MaxTokens { get; init; }
 
