@@ -18,6 +18,10 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.True(model.GetProperty("built_in").GetBoolean());
         Assert.Equal("cpu", model.GetProperty("device").GetString());
         Assert.Equal("fp32", model.GetProperty("dtype").GetString());
+        var limits = model.GetProperty("limits");
+        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
+        Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());
+        Assert.Equal(ApiFixture.MaxUploadBytes, limits.GetProperty("max_upload_bytes").GetInt64());
 
         var counts = new Captioner(Presets.Tiny).CountParameters();
         var p = model.GetProperty("parameters");

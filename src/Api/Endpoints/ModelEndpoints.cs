@@ -1,5 +1,8 @@
 using System.Text.Json;
+using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
+using CaptionService.Api.Options;
+using Microsoft.Extensions.Options;
 using CaptionService.Model;
 
 namespace CaptionService.Api.Endpoints;
@@ -17,7 +20,16 @@ public sealed record ModelInfo(
     ParameterCountsInfo Parameters,
     double LoadMs,
     double WarmupMs,
+    ServiceLimits Limits,
     JsonElement Config);
+
+/// <summary>What this service accepts (its Captioner settings).</summary>
+/// <param name="MaxTokens">Most tokens per caption (max_tokens).</param>
+/// <param name="MaxBatchSize">Sequences decoded together; num_beams cannot exceed it.</param>
+/// <param name="QueueCapacity">Requests that may wait; beyond, 503.</param>
+/// <param name="MaxImagesPerRequest">Images in one POST /captions/batch.</param>
+/// <param name="MaxUploadBytes">Bytes per image.</param>
+public sealed record ServiceLimits(int MaxTokens, int MaxBatchSize, int QueueCapacity, int MaxImagesPerRequest, long MaxUploadBytes);
 
 public sealed record ParameterCountsInfo(long Encoder, long Decoder, long CrossAttention, long Total);
 
@@ -29,13 +41,13 @@ public static class ModelEndpoints
             .WithName("GetModel")
             .WithTags("Model")
             .WithSummary("The model being served")
-            .WithDescription("Checkpoint, config, parameter counts, device and dtype. 503 while the model loads.")
+            .WithDescription("Checkpoint, config, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads.")
             .Produces<ModelInfo>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 
-    private static IResult GetModel(ModelHost host)
+    private static IResult GetModel(ModelHost host, CaptionScheduler scheduler, IOptions<CaptionerOptions> options)
     {
         if (host.Current is not { } m) return ApiProblems.NotReady(host.State);
         var p = m.Parameters;
@@ -48,6 +60,8 @@ public static class ModelEndpoints
             new ParameterCountsInfo(p.Encoder, p.Decoder, p.CrossAttention, p.Total),
             Math.Round(m.LoadTime.TotalMilliseconds, 1),
             Math.Round(m.WarmupTime.TotalMilliseconds, 1),
+            new ServiceLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity,
+                options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes),
             JsonSerializer.SerializeToElement(m.Config, ModelConfig.Json)));
     }
 }

@@ -8,7 +8,7 @@ namespace CaptionService.Model.Generation;
 /// rows appended to the KV cache at their own positions), every <see cref="Step"/> decodes one token
 /// for every row at once, and a caption leaves the batch the moment it is done (or is
 /// <see cref="Remove">removed</see>). Greedy, sampling and beam captions with different options
-/// share one batch. Not thread-safe: one thread drives it.
+/// share one batch. Whoever creates a group disposes it. Not thread-safe: one thread drives it.
 /// </summary>
 public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
 {
@@ -149,9 +149,9 @@ public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
         old?.Dispose();
     }
 
+    /// <summary>Frees the cache. The groups stay their creator's to dispose.</summary>
     public void Dispose()
     {
-        foreach (var g in groups) g.Dispose();
         groups.Clear();
         cache?.Dispose();
         Replace(null);
