@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -63,9 +64,11 @@ public static class TorchRuntime
             throw new ArgumentException("dtype fp16 is for CUDA; on CPU use bf16 or fp32");
     }
 
-    /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on.</summary>
+    /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on.
+    /// Before the first load it asks OpenMP for passive waits (<see cref="PreferPassiveOpenMpWaits"/>).</summary>
     public static void EnsureLoaded()
     {
+        PreferPassiveOpenMpWaits();
         try
         {
             _ = CPU.type;
@@ -80,4 +83,29 @@ public static class TorchRuntime
             throw new InvalidOperationException($"TorchSharp's native library could not be loaded: {inner}.{hint}", e);
         }
     }
+
+    /// <summary>
+    /// Sets OMP_WAIT_POLICY=PASSIVE for libtorch's OpenMP runtime unless the environment already sets
+    /// it (Linux; it only counts before libtorch is first loaded, which reads it once). With the
+    /// default (active) policy, libtorch's intra-op threads spin between parallel regions, and every
+    /// parallel op waits for its slowest thread: when anything else wants a core (the service's
+    /// request threads decoding images, another process) a thread that lost its core stalls every op
+    /// for a scheduler time slice. Measured on 2 cores with another process busy: the tiny model's
+    /// decode step at batch 32 took 312-364 ms with active waits, 3-24 ms with passive ones; encoding
+    /// one full-size image took 1.5-2.3 s and 0.6 s with one thread (see docs/benchmarks.md).
+    /// </summary>
+    public static void PreferPassiveOpenMpWaits()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        try
+        {
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 0); // .NET's own environment is a copy: libgomp reads the C one
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 }

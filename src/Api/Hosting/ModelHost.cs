@@ -6,6 +6,7 @@ using CaptionService.Model.Generation;
 using Microsoft.Extensions.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
 
 namespace CaptionService.Api.Hosting;
 
@@ -34,6 +35,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         try
         {
             var device = TorchRuntime.ResolveDevice(o.Device);
+            if (o.Threads > 0) torch.set_num_threads(o.Threads);
             var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
             var load = Stopwatch.StartNew();
             var checkpoint = o.CheckpointDirectory;
@@ -41,7 +43,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             if (o.UsesBuiltInModel)
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint} "
                     + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
-            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType}", checkpoint, o.Device, o.DType);
+            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
             var model = Checkpoint.Load(checkpoint, device, dtype);
             model.eval();
             load.Stop();

@@ -22,6 +22,9 @@ public sealed class CaptionerOptions
     /// <summary>"fp32", "bf16" or "fp16" (fp16 only on CUDA).</summary>
     public string DType { get; set; } = "fp32";
 
+    /// <summary>libtorch's intra-op threads on the CPU; 0 keeps its default (one per core).</summary>
+    public int Threads { get; set; }
+
     /// <summary>Most bytes accepted for one uploaded image (default 20 MiB).</summary>
     public long MaxUploadBytes { get; set; } = ImageLimits.Default.MaxBytes;
 

@@ -45,6 +45,8 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         if (options.MaxPixels < 1)
             errors.Add($"{S}:MaxPixels: must be a positive number of pixels (got {options.MaxPixels})");
 
+        if (options.Threads < 0)
+            errors.Add($"{S}:Threads: must be 0 (libtorch's default) or a number of threads (got {options.Threads})");
         if (options.MaxImagesPerRequest < 1)
             errors.Add($"{S}:MaxImagesPerRequest: must be at least 1 (got {options.MaxImagesPerRequest})");
         errors.AddRange(options.Batching.Validate($"{S}:Batching"));
