@@ -16,9 +16,9 @@ public static class AgreementBench
 {
     public const int SynthSeed = 1, SynthImages = 3000, SynthSize = 64;
 
-    public sealed record Result(ScalarType DType, int Images, int Identical, double Fp32Seconds, double Seconds);
+    public sealed record Result(BenchPrecision Precision, int Images, int Identical, double Fp32Seconds, double Seconds);
 
-    public static List<Result> Run(string checkpoint, Device device, IEnumerable<ScalarType> dtypes, int images, int batch = 32)
+    public static List<Result> Run(string checkpoint, Device device, IEnumerable<BenchPrecision> precisions, int images, int batch = 32)
     {
         var fp32 = Checkpoint.Load(checkpoint, device, ScalarType.Float32);
         var pipeline = new CaptionPipeline(fp32);
@@ -45,12 +45,12 @@ public static class AgreementBench
 
         var (reference, fp32Seconds) = Caption(fp32);
         var results = new List<Result>();
-        foreach (var dtype in dtypes)
+        foreach (var precision in precisions)
         {
-            var model = Checkpoint.Load(checkpoint, device, dtype);
+            var model = SpeedBench.Convert(fp32, precision);
             var (captions, seconds) = Caption(model);
             int identical = captions.Zip(reference).Count(p => p.First.SequenceEqual(p.Second));
-            results.Add(new Result(dtype, chw.Count, identical, fp32Seconds, seconds));
+            results.Add(new Result(precision, chw.Count, identical, fp32Seconds, seconds));
             model.Dispose();
         }
         fp32.Dispose();

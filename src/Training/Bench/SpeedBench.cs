@@ -89,16 +89,18 @@ public sealed class SpeedBench(Captioner model, Tensor pixels, BenchSettings set
         return (new Timing(seconds), flops);
     }
 
-    /// <summary>A copy of <paramref name="source"/>'s weights in another precision.</summary>
-    public static Captioner Convert(Captioner source, ScalarType dtype)
+    /// <summary>A copy of <paramref name="source"/>'s (float32) weights in another precision.</summary>
+    public static Captioner Convert(Captioner source, BenchPrecision precision)
     {
         var copy = new Captioner(source.Config, initialize: false);
-        copy.to(source.Device).to(dtype);
+        copy.to(source.Device);
         using (no_grad())
         {
             var from = source.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
             foreach (var (name, p) in copy.named_parameters()) p.copy_(from[name]);
         }
+        if (precision.Mixed) copy.ToMixedPrecision(precision.DType);
+        else copy.to(precision.DType);
         copy.eval();
         return copy;
     }
