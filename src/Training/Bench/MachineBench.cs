@@ -19,7 +19,7 @@ public static class MachineBench
             var a = randn([n, n], generator: g, device: device).to(dtype);
             var b = randn([n, n], generator: g, device: device).to(dtype);
             // Enough products per repetition that one repetition takes a measurable time.
-            int inner = Math.Max(1, (int)Math.Round(1e10 / (2.0 * n * n * n)));
+            int inner = Math.Max(1, (int)Math.Round(4e9 / (2.0 * n * n * n)));
             var timing = Stopwatches.Measure(() => { for (int i = 0; i < inner; i++) a.matmul(b).Dispose(); }, warmup, repeats, device);
             results.Add(new MatmulResult(dtype, n, inner * 2.0 * n * n * n / timing.Median / 1e9, timing));
         }
