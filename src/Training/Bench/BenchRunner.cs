@@ -79,7 +79,7 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         fp32.to(s.Device);
         fp32.eval();
         using var g = new TorchSharp.torch.Generator(1234);
-        using var pixels = randn([maxBatch, config.NumChannels, config.ImageSize, config.ImageSize], generator: g).clamp(-1, 1).DetachFromDisposeScope();
+        using var pixels = randn([maxBatch, config.NumChannels, config.ImageSize, config.ImageSize], generator: g).tanh().DetachFromDisposeScope(); // in (-1, 1), like normalized pixels; no Scalar (see ScalarSafety)
         output.WriteLine($"{name}: {fp32.CountParameters().Total:N0} parameters; encoder {FlopCount.EncoderPerImage(config) / 1e9:G4} GFLOP per image, decode step {FlopCount.DecodeStepPerToken(config, s.Tokens / 2.0) / 1e6:F1} MFLOP per token");
 
         var ours = new Dictionary<(BenchPrecision, int), double>();

@@ -74,7 +74,7 @@ public sealed class SpeedBench(Captioner model, Tensor pixels, BenchSettings set
         {
             using var repScope = NewDisposeScope();
             using var cache = model.StartDecoding(states, tokens);
-            var next = full(batch, (long)config.BosTokenId, dtype: ScalarType.Int64, device: model.Device);
+            var next = tensor(Enumerable.Repeat((long)config.BosTokenId, batch).ToArray(), device: model.Device); // no implicit Scalar
             Stopwatches.Sync(model.Device);
             var watch = Stopwatch.StartNew();
             for (int t = 0; t < tokens; t++)
