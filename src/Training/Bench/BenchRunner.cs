@@ -13,6 +13,7 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
 {
     private readonly BenchReport report = new();
     private readonly Dictionary<ScalarType, double> raw = [];
+    private double bandwidth = double.NaN;
 
     // Targets of issue 6 (full-size config, 20 tokens, 2-core CPU).
     private const double TargetSpeedupBatch1 = 6, TargetSpeedupBatch32 = 15, TargetEncoder = 0.60, TargetDecode32 = 0.40,
@@ -34,10 +35,12 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         var speed = new BenchTable($"Captions per second, {s.Tokens} tokens (end token banned), same weights and images",
             "preset", "dtype", "way", "batch", "s per batch: median (min-max, n)", "captions/s", "vs seed's way", "target");
         var utilization = new BenchTable("Matmul throughput reached (matmul FLOPs counted from the config / measured time)",
-            "preset", "dtype", "part", "batch", "GFLOP per run", "median s", "GFLOP/s", "raw then GFLOP/s", "of raw", "target");
+            "preset", "dtype", "part", "batch", "GFLOP per run", "median s", "GFLOP/s", "raw then GFLOP/s", "of raw", "target", "MB read at least", "bandwidth floor s");
         var precision = new BenchTable("Lower precision against fp32: whole captions", "preset", "dtype", "batch", "fp32 captions/s", "captions/s", "speed-up", "target");
         var memory = new BenchTable(cuda ? "Memory per batch size" : "Peak resident memory per batch size (whole process, high-water mark reset before each run)",
             "preset", "dtype", "batch", "before MiB", "peak MiB", "peak - before MiB");
+        utilization.Notes.Add("MB read at least: every decoder weight once, plus every sequence's cross-attention keys/values (all image tokens, every block) and its self-attention keys/values, per step; "
+            + "bandwidth floor: that divided by the measured read bandwidth, the least time a step can take on this machine whatever its FLOPs.");
         foreach (var name in s.Presets)
             RunPreset(name, dtypes, speed, utilization, precision, memory);
         Publish(speed);
@@ -66,6 +69,8 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
             raw[dtype] = results.Max(r => r.GflopsPerSecond);
         }
         table.Notes.Add("Measured at the start of the run; the utilization table measures the largest size again around each of its rows.");
+        bandwidth = MachineBench.ReadBandwidth(s.Device, s.Warmup, Math.Max(3, s.Repeats));
+        table.Notes.Add(FormattableString.Invariant($"Memory read bandwidth (sum of a 512 MiB float32 tensor): {bandwidth:F1} GB/s."));
         Publish(table);
     }
 
@@ -127,14 +132,16 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
             var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
             double after = RawNow(dtype.DType);
             double encFlops = encBatch * FlopCount.EncoderPerImage(config);
-            AddUtilization(utilization, name, dtype, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, full && dtype == BenchPrecision.Fp32 ? TargetEncoder : null);
+            AddUtilization(utilization, name, dtype, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, full && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
+            int low = dtype.DType == ScalarType.Float32 ? 4 : 2;
             foreach (int batch in s.BatchSizes)
             {
                 before = after;
                 var (perStep, flops) = bench.DecodeSteps(batch, s.Warmup, s.Repeats);
                 after = RawNow(dtype.DType);
+                double bytes = FlopCount.DecodeStepBytes(config, batch, (s.Tokens + 1) / 2.0, low, dtype.Mixed ? 4 : low, low);
                 AddUtilization(utilization, name, dtype, "decode step (cached)", batch, flops, perStep.Median, (before + after) / 2,
-                    full && dtype == BenchPrecision.Fp32 && batch == 32 ? TargetDecode32 : null);
+                    full && dtype == BenchPrecision.Fp32 && batch == 32 ? TargetDecode32 : null, bytes);
             }
 
             if (s.Device.type == DeviceType.CPU && ProcessMemory.Supported)
@@ -167,10 +174,11 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         return MachineBench.Matmul(s.Device, dtype, [n], 1, 3)[0].GflopsPerSecond;
     }
 
-    private static void AddUtilization(BenchTable table, string preset, BenchPrecision dtype, string part, int batch, double flops, double seconds, double raw, double? target)
+    private void AddUtilization(BenchTable table, string preset, BenchPrecision dtype, string part, int batch, double flops, double seconds, double raw, double? target, double bytes)
     {
         double rate = flops / seconds / 1e9, fraction = rate / raw;
-        table.Add(preset, dtype.Name, part, I(batch), F(flops / 1e9, 3), F(seconds, 4), F(rate, 1), F(raw, 1), P(fraction), target is null ? "" : Target(fraction, target.Value, "%"));
+        table.Add(preset, dtype.Name, part, I(batch), F(flops / 1e9, 3), F(seconds, 4), F(rate, 1), F(raw, 1), P(fraction), target is null ? "" : Target(fraction, target.Value, "%"),
+            double.IsNaN(bytes) ? "" : F(bytes / 1e6, 0), double.IsNaN(bytes) ? "" : F(bytes / (bandwidth * 1e9), 4));
     }
 
     private void Agreement(List<BenchPrecision> dtypes)

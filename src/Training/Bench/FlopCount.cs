@@ -51,4 +51,17 @@ public static class FlopCount
         }
         return total;
     }
+
+    /// <summary>Bytes one cached decode step must read at least: every decoder weight once (linear
+    /// layers at <paramref name="linearBytes"/> per element, the tied LM head at
+    /// <paramref name="headBytes"/>), every sequence's cross-attention keys/values over all image
+    /// tokens, and its self-attention keys/values so far (<paramref name="cacheBytes"/> per element).</summary>
+    public static double DecodeStepBytes(ModelConfig c, int batch, double cached, int linearBytes, int headBytes, int cacheBytes)
+    {
+        double w = c.DecoderWidth, m = c.DecoderMlpWidth, s = c.NumPatches + 1;
+        double linear = c.DecoderLayers * (w * (3 * w + w + w + w + 2 * m));
+        double head = (double)c.VocabSize * w;
+        double kv = (double)batch * c.DecoderLayers * 2 * (s + cached) * w;
+        return linear * linearBytes + head * headBytes + kv * cacheBytes;
+    }
 }

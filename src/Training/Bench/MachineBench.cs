@@ -26,6 +26,16 @@ public static class MachineBench
         return results;
     }
 
+    /// <summary>Read bandwidth: the sum of a 512 MiB float32 tensor, GB/s (10^9 bytes).</summary>
+    public static double ReadBandwidth(Device device, int warmup, int repeats)
+    {
+        using var scope = NewDisposeScope();
+        long n = 128L << 20;
+        var a = ones(n, device: device);
+        var timing = Stopwatches.Measure(() => a.sum(), warmup, repeats, device);
+        return n * 4.0 / timing.Median / 1e9;
+    }
+
     public static string Threads() =>
         $"torch threads {TorchSharp.torch.get_num_threads()}, interop threads {TorchSharp.torch.get_num_interop_threads()}, {Environment.ProcessorCount} logical CPUs";
 }
