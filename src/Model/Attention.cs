@@ -6,6 +6,19 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace CaptionService.Model;
 
+/// <summary>Linear layers whose input may be in another precision than their weights.</summary>
+internal static class Layers
+{
+    /// <summary><paramref name="layer"/>(x), with x cast to the layer's dtype first when it differs: in mixed
+    /// precision (<see cref="Captioner.ToMixedPrecision"/>) the residual stream and the norms stay
+    /// float32 while the linear layers compute in bf16 or fp16.</summary>
+    public static Tensor Apply(this Linear layer, Tensor x)
+    {
+        var dtype = layer.weight!.dtype;
+        return layer.forward(x.dtype == dtype ? x : x.to(dtype));
+    }
+}
+
 /// <summary>Multi-head attention shape helpers shared by the ViT and GPT-2 attention layers.</summary>
 internal static class Heads
 {
@@ -50,7 +63,7 @@ public sealed class SelfAttention : nn.Module
     /// <param name="cache">null: full causal attention over x; else T must be 1 and layer's cache grows by one.</param>
     public Tensor forward(Tensor x, KvCache? cache = null, int layer = 0)
     {
-        var qkv = c_attn.forward(x).chunk(3, dim: -1);
+        var qkv = c_attn.Apply(x).chunk(3, dim: -1);
         var (q, k, v) = (Heads.Split(qkv[0], heads), Heads.Split(qkv[1], heads), Heads.Split(qkv[2], heads)); // [B, H, T, D]
         Tensor y;
         if (cache is null)
@@ -62,7 +75,7 @@ public sealed class SelfAttention : nn.Module
             var (keys, values) = cache.Append(layer, k, v); // [B, H, L, D], L = longest cached sequence
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask: cache.Mask);
         }
-        return resid_dropout.forward(c_proj.forward(Heads.Merge(y)));
+        return resid_dropout.forward(c_proj.Apply(Heads.Merge(y)));
     }
 }
 
@@ -92,7 +105,7 @@ public sealed class CrossAttention : nn.Module
     /// <summary>Keys and values of the encoder states, [B, H, S, D] each: computed once per image.</summary>
     public (Tensor Keys, Tensor Values) KeysValues(Tensor encoderStates)
     {
-        var kv = c_attn.forward(encoderStates).chunk(2, dim: -1);
+        var kv = c_attn.Apply(encoderStates).chunk(2, dim: -1);
         return (Heads.Split(kv[0], heads), Heads.Split(kv[1], heads));
     }
 
@@ -100,8 +113,8 @@ public sealed class CrossAttention : nn.Module
     /// <param name="keys">[B, H, S, D] from <see cref="KeysValues"/></param>
     public Tensor forward(Tensor x, Tensor keys, Tensor values)
     {
-        var q = Heads.Split(q_attn.forward(x), heads);
+        var q = Heads.Split(q_attn.Apply(x), heads);
         var y = F.scaled_dot_product_attention(q, keys, values, p: training ? attnDropout : 0);
-        return resid_dropout.forward(c_proj.forward(Heads.Merge(y)));
+        return resid_dropout.forward(c_proj.Apply(Heads.Merge(y)));
     }
 }

@@ -72,6 +72,20 @@ public sealed class Captioner : nn.Module
         return total.div(targets.NotEqual(ignoreIndex).sum().AtLeast(1)).squeeze();
     }
 
+    /// <summary>
+    /// Lower precision for inference the way autocast does it: the linear layers and the patch
+    /// projection (every large matmul, the attention, the KV cache) in <paramref name="dtype"/>; the
+    /// embeddings, the norms, the residual stream and the tied LM head stay float32, so rounding
+    /// does not accumulate along the residual stream. (<c>to(dtype)</c> on the whole model instead
+    /// converts everything.) The model must be float32 before.
+    /// </summary>
+    public Captioner ToMixedPrecision(ScalarType dtype)
+    {
+        foreach (var module in modules())
+            if (module is Linear or Conv2d) module.to(dtype);
+        return this;
+    }
+
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
     public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
 

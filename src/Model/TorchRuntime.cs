@@ -12,6 +12,14 @@ public enum Precision
     Fp16,
 }
 
+/// <summary>See <see cref="TorchRuntime.TuneMalloc"/>.</summary>
+public enum MallocTuning
+{
+    Default,
+    Threshold,
+    NoMmap,
+}
+
 /// <summary>Device and precision choices, checked once, with errors that say what to pick instead.</summary>
 public static class TorchRuntime
 {
@@ -63,6 +71,34 @@ public static class TorchRuntime
         if (precision == Precision.Fp16 && device.type != DeviceType.CUDA)
             throw new ArgumentException("dtype fp16 is for CUDA; on CPU use bf16 or fp32");
     }
+
+    /// <summary>
+    /// glibc malloc settings for libtorch's CPU allocations (Linux only; false elsewhere or when they
+    /// cannot be set). By default glibc serves blocks above its mmap threshold (dynamic, at most
+    /// 32 MiB) with a fresh mmap, so a large activation page-faults in new zeroed pages every time.
+    /// <see cref="MallocTuning.Threshold"/> fixes the threshold at 32 MiB and keeps up to 1 GiB of freed
+    /// heap mapped; <see cref="MallocTuning.NoMmap"/> serves every block from the heap (no mmap at all),
+    /// so even the largest blocks reuse freed pages.
+    /// </summary>
+    public static bool TuneMalloc(MallocTuning mode)
+    {
+        if (mode == MallocTuning.Default) return true;
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            bool ok = mallopt(MTrimThreshold, 1 << 30) == 1;
+            return mode == MallocTuning.NoMmap ? ok && mallopt(MMmapMax, 0) == 1 : ok && mallopt(MMmapThreshold, 32 << 20) == 1;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private const int MTrimThreshold = -1, MMmapThreshold = -3, MMmapMax = -4;
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int mallopt(int param, int value);
 
     /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on.
     /// Before the first load it asks OpenMP for passive waits (<see cref="PreferPassiveOpenMpWaits"/>).</summary>

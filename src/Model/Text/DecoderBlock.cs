@@ -54,6 +54,6 @@ public sealed class DecoderBlock : nn.Module
         x = x.Plus(attn.forward(ln_1.forward(x), cache, layer));
         x = x.Plus(crossattention.forward(ln_cross_attn.forward(x), crossKeys, crossValues));
         // GPT-2's "gelu_new" is the tanh approximation.
-        return x.Plus(dropout.forward(c_proj.forward(F.gelu(c_fc.forward(ln_2.forward(x)), approximate: GELU.Approximate.tanh))));
+        return x.Plus(dropout.forward(c_proj.Apply(F.gelu(c_fc.Apply(ln_2.forward(x)), approximate: GELU.Approximate.tanh))));
     }
 }

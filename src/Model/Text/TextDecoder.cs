@@ -49,8 +49,9 @@ public sealed class TextDecoder : nn.Module
         var x = drop.forward(wte.forward(tokens).Plus(wpe.forward(positions)));      // [B, T, C]
         for (int i = 0; i < h.Count; i++)
         {
+            using var blockScope = NewDisposeScope(); // free each block's intermediates when it is done
             var (k, v) = h[i].Cross.KeysValues(encoderStates[encoderStates.Count == 1 ? 0 : i]);
-            x = h[i].forward(x, k, v);
+            x = h[i].forward(x, k, v).MoveToOuterDisposeScope();
         }
         return ln_f.forward(x);
     }
@@ -73,5 +74,9 @@ public sealed class TextDecoder : nn.Module
     }
 
     /// <summary>The tied head: logits = x · wteᵀ.</summary>
-    public Tensor LmHead(Tensor x) => F.linear(x, wte.weight!);
+    public Tensor LmHead(Tensor x)
+    {
+        var weight = wte.weight!;
+        return F.linear(x.dtype == weight.dtype ? x : x.to(weight.dtype), weight);
+    }
 }

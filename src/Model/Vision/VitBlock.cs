@@ -58,7 +58,7 @@ public sealed class VitBlock : nn.Module
     public Tensor forward(Tensor x)
     {
         x = x.Plus(Attention(norm1.forward(x)));
-        return x.Plus(fc2.forward(F.gelu(fc1.forward(norm2.forward(x)))));
+        return x.Plus(fc2.Apply(F.gelu(fc1.Apply(norm2.forward(x)))));
     }
 
     private Tensor Attention(Tensor x)
@@ -66,14 +66,14 @@ public sealed class VitBlock : nn.Module
         Tensor q, k, v;
         if (qkv is not null)
         {
-            var parts = qkv.forward(x).chunk(3, dim: -1);
+            var parts = qkv.Apply(x).chunk(3, dim: -1);
             (q, k, v) = (parts[0], parts[1], parts[2]);
         }
         else
         {
-            (q, k, v) = (query!.forward(x), key!.forward(x), value!.forward(x));
+            (q, k, v) = (query!.Apply(x), key!.Apply(x), value!.Apply(x));
         }
         var y = F.scaled_dot_product_attention(Heads.Split(q, heads), Heads.Split(k, heads), Heads.Split(v, heads));
-        return proj.forward(Heads.Merge(y));
+        return proj.Apply(Heads.Merge(y));
     }
 }

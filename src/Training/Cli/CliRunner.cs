@@ -5,7 +5,7 @@ namespace CaptionService.Training.Cli;
 internal static class CliRunner
 {
     /// <summary>Every command of <c>captioner</c>.</summary>
-    public static RootCommand CreateRoot() => new("captioner: the CaptionService model tool (inspect, init, import, caption)")
+    public static RootCommand CreateRoot() => new("captioner: the CaptionService model tool (inspect, init, import, caption, train, evaluate, bench)")
     {
         InspectCommand.Create(),
         InitCommand.Create(),
@@ -15,6 +15,7 @@ internal static class CliRunner
         EvaluateCommand.Create(),
         ScoreCommand.Create(),
         SynthDataCommand.Create(),
+        BenchCommand.Create(),
     };
 
     /// <summary>Parses and runs; a user's mistake prints one line and exits 2, never a stack trace.</summary>

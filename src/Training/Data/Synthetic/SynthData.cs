@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace CaptionService.Training.Data.Synthetic;
 
@@ -36,10 +37,9 @@ public static class SynthData
         var entries = Splits.ToDictionary(s => s, _ => new List<(int Id, string File, IReadOnlyList<string> Captions)>());
         for (int i = 0; i < images; i++)
         {
-            var rng = Rng(seed, i);
-            var scene = SynthScene.Sample(ref rng);
             var file = $"images/{i:D6}.png";
-            using (var image = SceneRenderer.Render(scene, imageSize, ref rng))
+            var (scene, image) = Render(seed, i, imageSize);
+            using (image)
                 image.SaveAsPng(Path.Combine(outDir, file), encoder);
             // Scenes are independent draws, so consecutive blocks make fair splits.
             var split = i < train ? "train" : i < train + val ? "val" : "test";
@@ -54,6 +54,30 @@ public static class SynthData
             annotationId = WriteCoco(files[split], split, seed, imageSize, entries[split], annotationId);
         }
         return new SynthDataSummary(files, entries.ToDictionary(e => e.Key, e => e.Value.Count), annotationId - 1);
+    }
+
+    /// <summary>Image <paramref name="index"/> of the set made with <paramref name="seed"/>, in memory:
+    /// the same pixels that <see cref="Generate"/> writes (images do not depend on the set's size).</summary>
+    public static (SynthScene Scene, Image<Rgb24> Image) Render(int seed, int index, int imageSize = 64)
+    {
+        var rng = Rng(seed, index);
+        var scene = SynthScene.Sample(ref rng);
+        return (scene, SceneRenderer.Render(scene, imageSize, ref rng));
+    }
+
+    /// <summary>Index range of a split in a set of <paramref name="images"/> images (80/10/10, in order).</summary>
+    public static (int Start, int Count) SplitRange(int images, string split)
+    {
+        int val = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
+        int test = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
+        int train = images - val - test;
+        return split switch
+        {
+            "train" => (0, train),
+            "val" => (train, val),
+            "test" => (train + val, test),
+            _ => throw new ArgumentException($"split '{split}' is not one of {string.Join(", ", Splits)}"),
+        };
     }
 
     /// <summary>The scene of image <paramref name="index"/> (its id is index + 1).</summary>

@@ -1,0 +1,45 @@
+using CaptionService.Model;
+using CaptionService.Model.Generation;
+using static TorchSharp.torch;
+
+namespace CaptionService.Training.Bench;
+
+/// <summary>
+/// Peak resident memory of one batched caption run per batch size (CPU; the high-water mark is reset
+/// before each), and the largest batch a memory budget allows, from a straight line through the
+/// measured peaks (peak = fixed + per-image × batch).
+/// </summary>
+public static class MemoryBench
+{
+    public sealed record Point(int Batch, long PeakBytes, long BeforeBytes);
+
+    public static List<Point> PeakPerBatch(Captioner model, Tensor pixels, IEnumerable<int> batchSizes, int tokens)
+    {
+        var generator = new CaptionGenerator(model);
+        var options = model.Config.Decoding with { Strategy = DecodingStrategy.Greedy, MaxNewTokens = tokens, StopAtEos = false };
+        var points = new List<Point>();
+        foreach (int batch in batchSizes.Order())
+        {
+            ProcessMemory.ResetPeak();
+            long before = ProcessMemory.Resident();
+            using (NewDisposeScope()) generator.Generate(pixels.narrow(0, 0, batch), options);
+            points.Add(new Point(batch, ProcessMemory.Peak(), before));
+        }
+        return points;
+    }
+
+    /// <summary>Least-squares line through (batch, peak); null with fewer than two batch sizes.</summary>
+    public static (double Fixed, double PerImage)? Fit(IReadOnlyList<Point> points)
+    {
+        if (points.Count < 2) return null;
+        double mx = points.Average(p => (double)p.Batch), my = points.Average(p => (double)p.PeakBytes);
+        double sxx = points.Sum(p => (p.Batch - mx) * (p.Batch - mx));
+        if (sxx == 0) return null;
+        double slope = points.Sum(p => (p.Batch - mx) * (p.PeakBytes - my)) / sxx;
+        return (my - slope * mx, slope);
+    }
+
+    /// <summary>The largest batch whose fitted peak stays within <paramref name="budget"/> bytes (0: none fits).</summary>
+    public static long LargestBatch((double Fixed, double PerImage) line, long budget) =>
+        line.PerImage <= 0 ? long.MaxValue : Math.Max(0, (long)Math.Floor((budget - line.Fixed) / line.PerImage));
+}

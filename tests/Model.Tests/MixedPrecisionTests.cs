@@ -1,0 +1,50 @@
+using CaptionService.Model.Generation;
+using TorchSharp;
+using static CaptionService.Model.Tests.CaptionerTests;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Tests;
+
+public class MixedPrecisionTests
+{
+    [Fact]
+    public void Mixed_bf16_keeps_norms_embeddings_and_head_in_fp32_and_stays_close_to_fp32()
+    {
+        var config = Presets.Tiny;
+        var fp32 = Tiny(config, seed: 5);
+        var mixed = new Captioner(config, initialize: false);
+        using (no_grad())
+        {
+            var source = fp32.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+            foreach (var (name, p) in mixed.named_parameters()) p.copy_(source[name]);
+        }
+        mixed.eval();
+        mixed.ToMixedPrecision(ScalarType.BFloat16);
+        foreach (var (name, p) in mixed.named_parameters())
+        {
+            bool norm = name.Contains("norm") || name.Contains("ln_");
+            bool embedding = name.Contains("wte") || name.Contains("wpe") || name.Contains("pos_embed") || name.Contains("cls_token");
+            var want = norm || embedding ? ScalarType.Float32 : ScalarType.BFloat16;
+            Assert.True(want == p.dtype, $"{name}: {p.dtype}");
+        }
+        Assert.Equal(ScalarType.BFloat16, mixed.DType);
+
+        using var pixels = Pixels(config, 2, 3);
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var tokens = tensor(new long[] { config.BosTokenId, 5, 9, 14, config.BosTokenId, 7, 7, 2 }).view(2, 4);
+        var expected = fp32.forward(pixels, tokens);
+        var actual = mixed.forward(pixels.to(ScalarType.BFloat16), tokens);
+        Assert.Equal(ScalarType.Float32, actual.dtype); // the LM head runs in fp32
+        double scale = expected.abs().max().item<float>();
+        double error = actual.Plus(expected.neg()).abs().max().item<float>();
+        Assert.True(error < 0.05 * scale, $"max |mixed - fp32| = {error} (logits up to {scale})");
+
+        // The cached path still equals the full recompute in mixed precision.
+        var generator = new CaptionGenerator(mixed);
+        var options = new DecodingOptions { MaxNewTokens = 8, StopAtEos = false };
+        var cached = generator.Generate(pixels, options);
+        var recomputed = generator.GreedyByRecompute(pixels, 8, stopAtEos: false);
+        Assert.Equal(recomputed.Select(c => c.Tokens), cached.Select(c => c.Tokens));
+    }
+}

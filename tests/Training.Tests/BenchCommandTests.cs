@@ -1,0 +1,44 @@
+using CaptionService.Training.Bench;
+
+using static CaptionService.Training.Tests.CliHarness;
+
+namespace CaptionService.Training.Tests;
+
+/// <summary><c>captioner bench --quick</c> on the tiny preset: every table is printed and written
+/// into the generated section of the output file, and the hand-written rest of the file stays.
+/// It seeds torch's global RNG, so it runs alone.</summary>
+[Collection(SerialCollection.Name)]
+public sealed class BenchCommandTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("captioner-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void Quick_bench_on_tiny_prints_and_writes_every_table()
+    {
+        var md = Path.Combine(dir, "benchmarks.md");
+        File.WriteAllText(md, "# Benchmarks\n\nHand-written notes.\n\n" + BenchReport.Begin + "\nold numbers\n" + BenchReport.End + "\n\n## After\n");
+        var (code, output, error) = Run("bench", "--quick", "--preset", "tiny", "--device", "cpu", "--tokens", "3", "--batch-sizes", "1,2",
+            "--leak-captions", "6", "--agreement-images", "4", "--out", md);
+        Assert.True(code == 0, error + output);
+
+        var text = File.ReadAllText(md);
+        Assert.StartsWith("# Benchmarks\n\nHand-written notes.\n", text);
+        Assert.EndsWith("## After\n", text);
+        Assert.DoesNotContain("old numbers", text);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, BenchReport.Begin));
+        foreach (var expected in new[]
+        {
+            "Raw matmul throughput", "seed's way (re-encode, full recompute)", "| tiny | fp32 | ours (encode once, cached cross K/V, KV cache) | 2 |",
+            "| tiny | bf16 | ours (encode once, cached cross K/V, KV cache) | 1 |", "encoder forward", "decode step (cached)",
+            "Lower precision against fp32", "Greedy captions identical to fp32's", "| demo-tiny | bf16 | 4 |",
+            "Peak resident memory per batch size", "Live tensors do not grow",
+        })
+        {
+            Assert.Contains(expected, text);
+        }
+        Assert.Contains("seed's way (re-encode, full recompute)", output);
+        Assert.Contains("Live tensors do not grow", output);
+    }
+}
