@@ -135,6 +135,7 @@ public class StartupTests
             Assert.Equal(dir, info.GetProperty("checkpoint").GetString());
             Assert.False(info.GetProperty("built_in").GetBoolean());
             Assert.Equal("bf16", info.GetProperty("dtype").GetString());
+            Assert.True(info.GetProperty("mixed_precision").GetBoolean());
             Assert.Equal("beam", info.GetProperty("config").GetProperty("decoding").GetProperty("strategy").GetString());
 
             var response = await client.PostAsync("/captions", Http.Form(Images.Png(16, 16)));

@@ -10,6 +10,7 @@ namespace CaptionService.Api.Endpoints;
 /// <summary>What GET /model reports.</summary>
 /// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
 /// <param name="Checkpoint">The checkpoint directory (full path).</param>
+/// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers use that dtype (Captioner:MixedPrecision).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 public sealed record ModelInfo(
     string Id,
@@ -17,6 +18,7 @@ public sealed record ModelInfo(
     bool BuiltIn,
     string Device,
     string Dtype,
+    bool MixedPrecision,
     ParameterCountsInfo Parameters,
     double LoadMs,
     double WarmupMs,
@@ -57,6 +59,7 @@ public static class ModelEndpoints
             m.BuiltIn,
             m.DeviceName,
             m.DTypeName,
+            m.MixedPrecision,
             new ParameterCountsInfo(p.Encoder, p.Decoder, p.CrossAttention, p.Total),
             Math.Round(m.LoadTime.TotalMilliseconds, 1),
             Math.Round(m.WarmupTime.TotalMilliseconds, 1),

@@ -44,13 +44,16 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint} "
                     + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
-            var model = Checkpoint.Load(checkpoint, device, dtype);
+            bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
+            var model = mixed
+                ? Checkpoint.Load(checkpoint, device, torch.ScalarType.Float32).ToMixedPrecision(dtype)
+                : Checkpoint.Load(checkpoint, device, dtype);
             model.eval();
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();
 
             var pipeline = new CaptionPipeline(model, o.ToImageLimits());
-            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType,
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, mixed,
                 model.CountParameters(), load.Elapsed, TimeSpan.Zero);
 
             var warmup = Stopwatch.StartNew();
