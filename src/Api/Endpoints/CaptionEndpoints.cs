@@ -1,11 +1,6 @@
-using System.Diagnostics;
-using CaptionService.Api.Batching;
-using CaptionService.Api.Hosting;
+using CaptionService.Api.Telemetry;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
-using CaptionService.Api.Telemetry;
-using CaptionService.Model;
-using CaptionService.Model.Imaging;
 using Microsoft.Extensions.Options;
 
 namespace CaptionService.Api.Endpoints;
