@@ -86,6 +86,17 @@ public sealed class Captioner : nn.Module
         return this;
     }
 
+    /// <summary>The model in <paramref name="dtype"/> for inference: float32 stays as it is; a lower
+    /// dtype converts only the linear layers when <paramref name="mixed"/>
+    /// (<see cref="ToMixedPrecision"/>), else every weight. The model must be float32 before.</summary>
+    public Captioner ToPrecision(ScalarType dtype, bool mixed)
+    {
+        if (dtype == ScalarType.Float32) return this;
+        if (mixed) return ToMixedPrecision(dtype);
+        this.to(dtype);
+        return this;
+    }
+
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
     public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
 

@@ -47,4 +47,19 @@ public class MixedPrecisionTests
         var recomputed = generator.GreedyByRecompute(pixels, 8, stopAtEos: false);
         Assert.Equal(recomputed.Select(c => c.Tokens), cached.Select(c => c.Tokens));
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ToPrecision_converts_the_linear_layers_when_mixed_and_everything_otherwise(bool mixed)
+    {
+        var model = Tiny(Presets.Tiny, seed: 1).ToPrecision(ScalarType.BFloat16, mixed);
+        var dtypes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.dtype);
+        Assert.Equal(ScalarType.BFloat16, dtypes["decoder.transformer.h.0.attn.c_attn.weight"]);
+        Assert.Equal(mixed ? ScalarType.Float32 : ScalarType.BFloat16, dtypes["decoder.transformer.ln_f.weight"]);
+        Assert.Equal(mixed ? ScalarType.Float32 : ScalarType.BFloat16, dtypes["decoder.transformer.wte.weight"]);
+
+        var fp32 = Tiny(Presets.Tiny, seed: 1).ToPrecision(ScalarType.Float32, mixed);
+        Assert.All(fp32.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+    }
 }

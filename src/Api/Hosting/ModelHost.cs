@@ -45,9 +45,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
                     + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
             bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
-            var model = mixed
-                ? Checkpoint.Load(checkpoint, device, torch.ScalarType.Float32).ToMixedPrecision(dtype)
-                : Checkpoint.Load(checkpoint, device, dtype);
+            var model = Checkpoint.Load(checkpoint, device).ToPrecision(dtype, mixed);
             model.eval();
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();

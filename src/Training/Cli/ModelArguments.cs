@@ -14,6 +14,11 @@ internal sealed class ModelArguments
     public Option<long> Seed { get; } = new("--init-seed") { Description = "Seed for --preset's random weights", DefaultValueFactory = _ => 0 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
     public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
+    public Option<bool> Mixed { get; } = new("--mixed-precision")
+    {
+        Description = "With bf16/fp16: only the linear layers in that dtype, norms, embeddings, residual stream and LM head in fp32 (false: the whole model)",
+        DefaultValueFactory = _ => true,
+    };
 
     public void AddTo(Command command, bool withPlacement = true)
     {
@@ -23,6 +28,7 @@ internal sealed class ModelArguments
         if (!withPlacement) return;
         command.Options.Add(Device);
         command.Options.Add(DType);
+        command.Options.Add(Mixed);
     }
 
     /// <summary>Builds or loads the model on the chosen device and precision, in eval mode.</summary>
@@ -35,21 +41,22 @@ internal sealed class ModelArguments
         var device = place ? TorchRuntime.ResolveDevice(result.GetValue(Device)!) : torch.CPU;
         var precision = place ? TorchRuntime.ParsePrecision(result.GetValue(DType)!) : Precision.Fp32;
         TorchRuntime.CheckSupported(device, precision);
+        var dtype = TorchRuntime.ScalarTypeOf(precision);
         Captioner model;
         string source;
         if (dir is not null)
         {
-            model = Model.Checkpoints.Checkpoint.Load(dir.FullName, device, TorchRuntime.ScalarTypeOf(precision));
+            model = Model.Checkpoints.Checkpoint.Load(dir.FullName, device);
             source = dir.FullName;
         }
         else
         {
             torch.manual_seed(result.GetValue(Seed));
             model = new Captioner(Presets.Get(preset!));
-            model.to(device).to(TorchRuntime.ScalarTypeOf(precision));
+            model.to(device);
             source = $"preset {preset} (random weights, seed {result.GetValue(Seed)})";
         }
-        model.eval();
+        model.ToPrecision(dtype, place && result.GetValue(Mixed)).eval();
         return (model, source);
     }
 }
