@@ -8,8 +8,7 @@ namespace CaptionService.Api.Batching;
 /// <param name="Queue">From submission to joining the batch.</param>
 /// <param name="Encode">Encoding the images that joined the batch with it (one pass for all of them).</param>
 /// <param name="Decode">From joining the batch to its last token.</param>
-/// <param name="BatchRows">Sequences in the batch at its first step (itself included).</param>
-public sealed record ScheduledCaption(GeneratedSequence Sequence, TimeSpan Queue, TimeSpan Encode, TimeSpan Decode, int BatchRows);
+public sealed record ScheduledCaption(GeneratedSequence Sequence, TimeSpan Queue, TimeSpan Encode, TimeSpan Decode);
 
 /// <summary>One image waiting for, or being decoded by, the <see cref="CaptionScheduler"/>.</summary>
 public sealed class CaptionJob(float[] image, DecodingOptions options, CancellationToken cancellation)
@@ -32,10 +31,11 @@ public sealed class CaptionJob(float[] image, DecodingOptions options, Cancellat
     internal DateTimeOffset Submitted { get; set; }
     internal DateTimeOffset Admitted { get; set; }
     internal DateTimeOffset Encoded { get; set; }
+    /// <summary>Sequences in the batch at its first step (itself included), for its decode span.</summary>
     internal int BatchRows { get; set; }
 
     internal void Succeed(DateTimeOffset now) => completion.TrySetResult(new ScheduledCaption(
-        Group!.Result, Admitted - Submitted, Encoded - Admitted, now - Encoded, BatchRows));
+        Group!.Result, Admitted - Submitted, Encoded - Admitted, now - Encoded));
 
     internal void Cancel() => completion.TrySetCanceled(Cancellation.IsCancellationRequested ? Cancellation : new CancellationToken(true));
 

@@ -160,7 +160,7 @@ public sealed class CaptionScheduler : IDisposable
         int rows = batch.Rows;
         while (queue.Reader.TryPeek(out var next))
         {
-            int need = next.Options.Strategy == Model.DecodingStrategy.Beam ? next.Options.NumBeams : 1;
+            int need = DecodingGroup.RowsFor(next.Options);
             if (!next.Cancellation.IsCancellationRequested && rows + need > options.MaxBatchSize) break;
             queue.Reader.TryRead(out _);
             if (next.Cancellation.IsCancellationRequested) { next.Cancel(); continue; }

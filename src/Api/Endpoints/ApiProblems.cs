@@ -27,8 +27,8 @@ public static class ApiProblems
         extensions: new Dictionary<string, object?> { ["reason"] = "too-large", ["max_upload_bytes"] = limit });
 
     /// <summary>Empty 400, TooLarge 413, TooManyPixels 413, UnsupportedFormat 415, Corrupt 400; the message is meant for the client.</summary>
-    /// <param name="which">"The image", or which image of a batch (<see cref="Intake.ImageUpload.Describe"/>)</param>
-    public static IResult ImageRejected(ImageRejectedException e, string which = "The image")
+    /// <param name="which">null for a single upload, else which image of a batch (<see cref="Intake.ImageUpload.Describe"/>)</param>
+    public static IResult ImageRejected(ImageRejectedException e, string? which = null)
     {
         var (status, title, reason) = e.Reason switch
         {
@@ -39,7 +39,7 @@ public static class ApiProblems
             ImageRejectReason.Corrupt => (StatusCodes.Status400BadRequest, "Damaged image", "corrupt"),
             _ => (StatusCodes.Status400BadRequest, "Image refused", e.Reason.ToString().ToLowerInvariant()),
         };
-        return Results.Problem(statusCode: status, title: title, detail: which == "The image" ? e.Message : $"{which}: {e.Message}",
+        return Results.Problem(statusCode: status, title: title, detail: which is null ? e.Message : $"{which}: {e.Message}",
             extensions: new Dictionary<string, object?> { ["reason"] = reason });
     }
 

@@ -44,7 +44,7 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
                 }
                 catch (ImageRejectedException e)
                 {
-                    return (null, ApiProblems.ImageRejected(e, ImageUpload.Describe(images[i].FileName, i, images.Count)));
+                    return (null, ApiProblems.ImageRejected(e, images.Count == 1 ? null : ImageUpload.Describe(images[i].FileName, i, images.Count)));
                 }
             }
         }

@@ -23,8 +23,6 @@ internal sealed class BeamGroup : DecodingGroup
         beamScores = Enumerable.Range(0, k).Select(r => r == 0 ? 0.0 : double.NegativeInfinity).ToArray();
     }
 
-    public override int InitialRows => k;
-
     public override GeneratedSequence Result
     {
         get

@@ -28,8 +28,11 @@ public abstract class DecodingGroup : IDisposable
     /// <summary>Most tokens this caption may take (its options' max, capped by the model's positions).</summary>
     public int MaxNewTokens { get; }
 
+    /// <summary>Rows a caption with these options takes when it joins a batch: num_beams for beam search, else 1.</summary>
+    public static int RowsFor(DecodingOptions options) => options.Strategy == DecodingStrategy.Beam ? options.NumBeams : 1;
+
     /// <summary>Rows it takes when it joins the batch.</summary>
-    public abstract int InitialRows { get; }
+    public int InitialRows => RowsFor(Options);
 
     /// <summary>Rows it holds in the batch now (0 once done).</summary>
     public int Rows { get; protected set; }
@@ -63,7 +66,7 @@ public abstract class DecodingGroup : IDisposable
     internal virtual void Process(Tensor logits)
     {
         if (!Options.StopAtEos) LogitsProcessing.BanToken(logits, Config.EosTokenId);
-        LogitsProcessing.BanRepeatedNgrams(logits, Histories(), Options.NoRepeatNgramSize);
+        if (Options.NoRepeatNgramSize > 0) LogitsProcessing.BanRepeatedNgrams(logits, Histories(), Options.NoRepeatNgramSize);
     }
 
     /// <summary>Each row's tokens so far, start token included (for the n-gram ban).</summary>
@@ -100,8 +103,6 @@ internal sealed class SingleSequence : DecodingGroup
         if (options.Strategy == DecodingStrategy.Sample)
             rng = new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()));
     }
-
-    public override int InitialRows => 1;
 
     public override GeneratedSequence Result => new([.. history.Skip(1)], score, finished);
 
