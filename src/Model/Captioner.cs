@@ -73,16 +73,17 @@ public sealed class Captioner : nn.Module
     }
 
     /// <summary>
-    /// Lower precision for inference the way autocast does it: the linear layers and the patch
-    /// projection (every large matmul, the attention, the KV cache) in <paramref name="dtype"/>; the
-    /// embeddings, the norms, the residual stream and the tied LM head stay float32, so rounding
-    /// does not accumulate along the residual stream. (<c>to(dtype)</c> on the whole model instead
-    /// converts everything.) The model must be float32 before.
+    /// Lower precision for inference the way autocast does it: the linear layers, the patch
+    /// projection and the tied LM head (every large matmul, the attention, the KV cache) in
+    /// <paramref name="dtype"/>; the embeddings, the norms and the residual stream stay float32, so
+    /// rounding does not accumulate along the residual stream, and the logits come back as float32.
+    /// (<c>to(dtype)</c> on the whole model instead converts everything.) The model must be float32 before.
     /// </summary>
     public Captioner ToMixedPrecision(ScalarType dtype)
     {
         foreach (var module in modules())
             if (module is Linear or Conv2d) module.to(dtype);
+        decoder.UseHeadPrecision(dtype);
         return this;
     }
 

@@ -8,7 +8,7 @@ namespace CaptionService.Model.Tests;
 public class MixedPrecisionTests
 {
     [Fact]
-    public void Mixed_bf16_keeps_norms_embeddings_and_head_in_fp32_and_stays_close_to_fp32()
+    public void Mixed_bf16_keeps_norms_and_embeddings_in_fp32_and_stays_close_to_fp32()
     {
         var config = Presets.Tiny;
         var fp32 = Tiny(config, seed: 5);
@@ -35,7 +35,7 @@ public class MixedPrecisionTests
         var tokens = tensor(new long[] { config.BosTokenId, 5, 9, 14, config.BosTokenId, 7, 7, 2 }).view(2, 4);
         var expected = fp32.forward(pixels, tokens);
         var actual = mixed.forward(pixels.to(ScalarType.BFloat16), tokens);
-        Assert.Equal(ScalarType.Float32, actual.dtype); // the LM head runs in fp32
+        Assert.Equal(ScalarType.Float32, actual.dtype); // the logits come back in fp32
         double scale = expected.abs().max().item<float>();
         double error = actual.Plus(expected.neg()).abs().max().item<float>();
         Assert.True(error < 0.05 * scale, $"max |mixed - fp32| = {error} (logits up to {scale})");
@@ -46,6 +46,31 @@ public class MixedPrecisionTests
         var cached = generator.Generate(pixels, options);
         var recomputed = generator.GreedyByRecompute(pixels, 8, stopAtEos: false);
         Assert.Equal(recomputed.Select(c => c.Tokens), cached.Select(c => c.Tokens));
+    }
+
+    [Fact]
+    public void Mixed_head_computes_in_bf16_but_its_leading_logits_are_fp32s_and_no_checkpoint_holds_its_copy()
+    {
+        var config = Presets.Tiny;
+        var model = Tiny(config, seed: 3);
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var x = randn(4, 3, config.DecoderWidth, generator: new Generator(11)); // [B, T, C] hidden states
+        var fp32 = model.Decoder.LmHead(x);
+
+        model.ToMixedPrecision(ScalarType.BFloat16);
+        var mixed = model.Decoder.LmHead(x);
+        Assert.Equal(ScalarType.Float32, mixed.dtype);
+        Assert.Equal(fp32.shape, mixed.shape);
+        // Recomputed are the leading 32 of the bf16 logits, which hold fp32's leading ones (the edge of the 32 may differ).
+        var top = fp32.topk(CaptionService.Model.Text.TextDecoder.ExactTopLogits / 4, dim: -1).indexes;
+        double leading = mixed.gather(-1, top).Plus(fp32.gather(-1, top).neg()).abs().max().item<float>();
+        Assert.True(leading < 1e-5, $"the leading logits are fp32's (max difference {leading})");
+        Assert.Equal(fp32.argmax(-1).data<long>().ToArray(), mixed.argmax(-1).data<long>().ToArray());
+        double rounding = mixed.Plus(fp32.neg()).abs().max().item<float>();
+        Assert.True(rounding > 1e-4, $"the other logits come from the bf16 head (max difference {rounding})");
+
+        Assert.DoesNotContain(CaptionService.Model.Checkpoints.ImportPlan.TensorsOf(model).Keys, name => name.Contains("lm_head"));
     }
 
     [Theory]

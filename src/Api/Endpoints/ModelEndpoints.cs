@@ -10,7 +10,7 @@ namespace CaptionService.Api.Endpoints;
 /// <summary>What GET /model reports.</summary>
 /// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
 /// <param name="Checkpoint">The checkpoint directory (full path).</param>
-/// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers use that dtype (Captioner:MixedPrecision).</param>
+/// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers and the LM head use that dtype (Captioner:MixedPrecision).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 public sealed record ModelInfo(
     string Id,

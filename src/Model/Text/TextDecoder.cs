@@ -73,10 +73,35 @@ public sealed class TextDecoder : nn.Module
         return LmHead(ln_f.forward(x.squeeze(1)));
     }
 
-    /// <summary>The tied head: logits = x · wteᵀ.</summary>
+    private const string LowPrecisionHead = "lm_head_weight";
+
+    /// <summary>Logits per position that a low-precision head recomputes in float32 (see <see cref="LmHead"/>).</summary>
+    public const int ExactTopLogits = 32;
+
+    /// <summary>Mixed precision (<see cref="Captioner.ToMixedPrecision"/>): the tied head computes in
+    /// <paramref name="dtype"/> from its own copy of <c>wte</c>, as autocast runs it, while the token
+    /// embedding lookup keeps the float32 weights. The copy is a non-persistent buffer: it moves with
+    /// the module and no checkpoint holds it.</summary>
+    public void UseHeadPrecision(ScalarType dtype)
+    {
+        using var _ = no_grad();
+        register_buffer(LowPrecisionHead, wte.weight!.detach().to(dtype), persistent: false);
+    }
+
+    /// <summary>The tied head: logits = x · wteᵀ, [..., C] -> [..., V].</summary>
+    /// <remarks>With a low-precision head (<see cref="UseHeadPrecision"/>) every logit is computed in
+    /// that dtype, then the <see cref="ExactTopLogits"/> largest are recomputed from the float32
+    /// weights: a bf16 logit is rounded to 8 bits (steps of 0.25 at 64), enough to reorder the
+    /// leading tokens, so greedy and beam choices and the top of the distribution stay float32's.</remarks>
     public Tensor LmHead(Tensor x)
     {
         var weight = wte.weight!;
-        return F.linear(x.dtype == weight.dtype ? x : x.to(weight.dtype), weight);
+        if (get_buffer(LowPrecisionHead) is not { } low)
+            return F.linear(x.dtype == weight.dtype ? x : x.to(weight.dtype), weight);
+        var logits = F.linear(x.to(low.dtype), low).to(x.dtype);                    // [..., V]
+        var top = logits.topk(Math.Min(ExactTopLogits, (int)weight.shape[0]), dim: -1).indexes; // [..., K]
+        var rows = weight.index_select(0, top.flatten()).view([.. top.shape, weight.shape[1]]); // [..., K, C]
+        var exact = rows.matmul(x.to(weight.dtype).unsqueeze(-1)).squeeze(-1);       // [..., K]
+        return logits.scatter_(-1, top, exact.to(logits.dtype));
     }
 }

@@ -16,7 +16,7 @@ internal sealed class ModelArguments
     public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
     public Option<bool> Mixed { get; } = new("--mixed-precision")
     {
-        Description = "With bf16/fp16: only the linear layers in that dtype, norms, embeddings, residual stream and LM head in fp32 (false: the whole model)",
+        Description = "With bf16/fp16: the linear layers and the LM head in that dtype, norms, embeddings and residual stream in fp32 (false: the whole model)",
         DefaultValueFactory = _ => true,
     };
 
