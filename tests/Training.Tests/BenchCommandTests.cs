@@ -41,4 +41,27 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("seed's way (re-encode, full recompute)", output);
         Assert.Contains("Live tensors do not grow", output);
     }
+
+    [Fact]
+    public void A_run_on_another_device_keeps_its_own_section_beside_the_cpu_one()
+    {
+        var md = Path.Combine(dir, "benchmarks.md");
+        File.WriteAllText(md, "# Benchmarks\n\n" + BenchReport.Begin + "\ncpu numbers\n" + BenchReport.End + "\n");
+        Write(md, "cuda", "first gpu numbers");
+        Write(md, "cuda", "second gpu numbers");
+
+        var text = File.ReadAllText(md);
+        Assert.Contains("cpu numbers", text);
+        Assert.DoesNotContain("first gpu numbers", text);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "second gpu numbers"));
+        Assert.True(text.IndexOf(BenchReport.End, StringComparison.Ordinal) < text.IndexOf("<!-- captioner bench (cuda): generated section begins -->", StringComparison.Ordinal));
+        Assert.EndsWith("second gpu numbers\n<!-- captioner bench (cuda): generated section ends -->\n", text);
+
+        static void Write(string path, string section, string line)
+        {
+            var report = new BenchReport(section);
+            report.Header.Add(line);
+            report.WriteInto(path);
+        }
+    }
 }

@@ -23,10 +23,15 @@ public sealed class BenchTable(string title, params string[] columns)
 /// Everything one <c>captioner bench</c> run measured: printed as tables while it runs, and written
 /// as Markdown between two marker lines of a file, so the hand-written rest of the file stays.
 /// </summary>
-public sealed class BenchReport
+public sealed class BenchReport(string? section = null)
 {
+    /// <summary>The markers of the CPU run's section (the default).</summary>
     public const string Begin = "<!-- captioner bench: generated section begins -->";
     public const string End = "<!-- captioner bench: generated section ends -->";
+
+    /// <summary>A run on another device keeps its own section beside the CPU one, e.g. "cuda".</summary>
+    private string BeginMarker => section is null ? Begin : $"<!-- captioner bench ({section}): generated section begins -->";
+    private string EndMarker => section is null ? End : $"<!-- captioner bench ({section}): generated section ends -->";
 
     public List<string> Header { get; } = [];
     public List<BenchTable> Tables { get; } = [];
@@ -72,19 +77,19 @@ public sealed class BenchReport
     /// has none, creates the file when there is none).</summary>
     public void WriteInto(string path)
     {
-        var section = Begin + "\n" + ToMarkdown() + End + "\n";
+        var generated = BeginMarker + "\n" + ToMarkdown() + EndMarker + "\n";
         var text = File.Exists(path) ? File.ReadAllText(path) : "";
-        int start = text.IndexOf(Begin, StringComparison.Ordinal);
-        int end = text.IndexOf(End, StringComparison.Ordinal);
+        int start = text.IndexOf(BeginMarker, StringComparison.Ordinal);
+        int end = text.IndexOf(EndMarker, StringComparison.Ordinal);
         if (start >= 0 && end > start)
         {
-            int after = end + End.Length;
+            int after = end + EndMarker.Length;
             if (after < text.Length && text[after] == '\n') after++;
-            text = text[..start] + section + text[after..];
+            text = text[..start] + generated + text[after..];
         }
         else
         {
-            text = text.Length == 0 ? section : text.TrimEnd('\n') + "\n\n" + section;
+            text = text.Length == 0 ? generated : text.TrimEnd('\n') + "\n\n" + generated;
         }
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);

@@ -38,7 +38,8 @@ public sealed record BenchSettings
     public int AgreementImages { get; init; } = 300;
     public long MemoryBudgetBytes { get; init; } = 8L << 30;
     public int LeakCaptions { get; init; } = 1000;
-    public int[] MatmulSizes { get; init; } = [1024, 2048];
+    /// <summary>Square sizes for the raw matmul rate (the best one counts).</summary>
+    public required IReadOnlyList<int> MatmulSizes { get; init; }
     public long InitSeed { get; init; }
     public bool Quick { get; init; }
     /// <summary>Apply <see cref="CaptionService.Model.TorchRuntime.TuneMalloc"/> before measuring.</summary>

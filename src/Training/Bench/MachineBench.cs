@@ -1,3 +1,4 @@
+using TorchSharp;
 using CaptionService.Model;
 using static TorchSharp.torch;
 
@@ -15,11 +16,12 @@ public static class MachineBench
         foreach (int n in sizes)
         {
             using var scope = NewDisposeScope();
-            using var g = new TorchSharp.torch.Generator(7, device);
-            var a = randn([n, n], generator: g, device: device).to(dtype);
-            var b = randn([n, n], generator: g, device: device).to(dtype);
-            // Enough products per repetition that one repetition takes a measurable time.
-            int inner = Math.Max(1, (int)Math.Round(4e9 / (2.0 * n * n * n)));
+            using var g = new TorchSharp.torch.Generator(7); // a CPU generator (TorchSharp's are), the data then moved
+            var a = randn([n, n], generator: g).to(dtype, device);
+            var b = randn([n, n], generator: g).to(dtype, device);
+            // Enough products per repetition that one repetition takes a measurable time (a GPU is ~1000x faster).
+            double flopsPerRepetition = device.type == DeviceType.CUDA ? 4e12 : 4e9;
+            int inner = Math.Max(1, (int)Math.Round(flopsPerRepetition / (2.0 * n * n * n)));
             var timing = Stopwatches.Measure(() => { for (int i = 0; i < inner; i++) a.matmul(b).Dispose(); }, warmup, repeats, device);
             results.Add(new MatmulResult(dtype, n, inner * 2.0 * n * n * n / timing.Median / 1e9, timing));
         }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using CaptionService.Model;
 using CaptionService.Model.Generation;
 using static TorchSharp.torch;
@@ -5,25 +6,37 @@ using static TorchSharp.torch;
 namespace CaptionService.Training.Bench;
 
 /// <summary>
-/// Peak resident memory of one batched caption run per batch size (CPU; the high-water mark is reset
-/// before each), and the largest batch a memory budget allows, from a straight line through the
-/// measured peaks (peak = fixed + per-image × batch).
+/// Peak memory of one batched caption run per batch size, and the largest batch a memory budget
+/// allows, from a straight line through the measured peaks (peak = fixed + per-image × batch).
+/// CPU: the process's peak resident memory, its high-water mark reset before each run. CUDA: the
+/// peak of allocated GPU memory, reset before each run (<see cref="CudaMemory"/>; needs PyTorch's
+/// cudaMallocAsync backend).
 /// </summary>
 public static class MemoryBench
 {
     public sealed record Point(int Batch, long PeakBytes, long BeforeBytes);
 
+    public static bool Supported(Device device) => device.type == DeviceType.CUDA ? CudaMemory.Supported : ProcessMemory.Supported;
+
     public static List<Point> PeakPerBatch(Captioner model, Tensor pixels, IEnumerable<int> batchSizes, int tokens)
     {
+        bool cuda = model.Device.type == DeviceType.CUDA;
+        int device = Math.Max(0, (int)model.Device.index);
         var generator = new CaptionGenerator(model);
         var options = model.Config.Decoding with { Strategy = DecodingStrategy.Greedy, MaxNewTokens = tokens, StopAtEos = false };
         var points = new List<Point>();
         foreach (int batch in batchSizes.Order())
         {
-            ProcessMemory.ResetPeak();
-            long before = ProcessMemory.Resident();
+            if (cuda)
+            {
+                TorchSharp.torch.cuda.synchronize();
+                CudaMemory.ResetPeak(device);
+            }
+            else ProcessMemory.ResetPeak();
+            long before = cuda ? CudaMemory.Used(device) : ProcessMemory.Resident();
             using (NewDisposeScope()) generator.Generate(pixels.narrow(0, 0, batch), options);
-            points.Add(new Point(batch, ProcessMemory.Peak(), before));
+            if (cuda) TorchSharp.torch.cuda.synchronize();
+            points.Add(new Point(batch, cuda ? CudaMemory.Peak(device) : ProcessMemory.Peak(), before));
         }
         return points;
     }

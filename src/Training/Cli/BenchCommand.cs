@@ -31,10 +31,11 @@ internal static class BenchCommand
         var initSeed = new Option<long>("--init-seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 0 };
         var tuneMalloc = new Option<MallocTuning>("--malloc") { Description = "glibc malloc settings: default, threshold (mmap threshold 32 MiB) or nommap (see TorchRuntime.TuneMalloc)", DefaultValueFactory = _ => MallocTuning.Default };
         var threads = new Option<int>("--threads") { Description = "torch intra-op threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
+        var matmulSizes = new Option<string?>("--matmul-sizes") { Description = "Square sizes n for the raw matmul rate, the best counts (default 1024,2048 on a CPU, 2048,4096,8192 on a GPU)" };
         var quick = new Option<bool>("--quick") { Description = "A fast smoke run: tiny sizes, one repetition, few captions" };
         var command = new Command("bench", "Measure generation speed (seed's way vs ours), matmul utilization, precision, memory and leaks")
         {
-            presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, quick,
+            presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, matmulSizes, quick,
         };
         command.SetAction(result =>
         {
@@ -70,6 +71,8 @@ internal static class BenchCommand
                 Quick = isQuick,
                 Malloc = result.GetValue(tuneMalloc),
                 Threads = Math.Max(0, result.GetValue(threads)),
+                MatmulSizes = result.GetValue(matmulSizes) is { } m ? ParseInts(m, "--matmul-sizes")
+                    : dev.type == TorchSharp.DeviceType.CUDA ? [2048, 4096, 8192] : [1024, 2048],
             };
             var report = new BenchRunner(settings, output).Run("captioner " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).DefaultIfEmpty("bench")));
             var target = result.GetValue(outFile)?.ToString() ?? Path.Combine(RepositoryRoot() ?? ".", "docs", "benchmarks.md");
