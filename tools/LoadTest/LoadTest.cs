@@ -11,12 +11,14 @@ using TorchSharp;
 namespace CaptionService.LoadTest;
 
 public sealed record LoadTestOptions(string ApiDll, string[] Models, int[] Concurrency, int[] MaxBatchSizes, int RequestsPerClient,
-    int MinRequests, int MaxTokens, string? FullCheckpoint, string? Output);
+    int MinRequests, int MaxTokens, string? FullCheckpoint, string? Output, string Device = "cpu", string DType = "fp32");
 
 /// <summary>One service process per (model, max batch size); every concurrency level against it; one table.</summary>
 public static class LoadTest
 {
-    private const string Begin = "<!-- load-test:begin -->", End = "<!-- load-test:end -->";
+    // The CPU run's section; a run on another device keeps its own, e.g. "<!-- load-test (cuda):begin -->".
+    private static string Begin(string device) => device == "cpu" ? "<!-- load-test:begin -->" : $"<!-- load-test ({device}):begin -->";
+    private static string End(string device) => device == "cpu" ? "<!-- load-test:end -->" : $"<!-- load-test ({device}):end -->";
 
     public static async Task<int> RunAsync(LoadTestOptions o, CancellationToken cancellationToken)
     {
@@ -39,7 +41,8 @@ public static class LoadTest
                     var settings = new Dictionary<string, string>
                     {
                         ["Captioner__Checkpoint"] = checkpoint,
-                        ["Captioner__Device"] = "cpu",
+                        ["Captioner__Device"] = o.Device,
+                        ["Captioner__DType"] = o.DType,
                         ["Captioner__Batching__MaxBatchSize"] = maxBatch.ToString(CultureInfo.InvariantCulture),
                         ["Captioner__Batching__QueueCapacity"] = "1024",
                         ["Captioner__Batching__RequestTimeoutSeconds"] = "600",
@@ -48,7 +51,10 @@ public static class LoadTest
                     await using var service = await ServiceProcess.StartAsync(o.ApiDll, settings, TimeSpan.FromMinutes(5));
                     using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromMinutes(10) };
                     (string, string)[] fields = [("decoding", "greedy"), ("max_tokens", o.MaxTokens.ToString(CultureInfo.InvariantCulture))];
-                    await LoadRun.RunAsync(http, images, 2, 4, fields); // warm-up
+                    // Warm-up through every batch size up to the largest, so first-use costs (CUDA kernels loaded
+                    // on first use, the allocator growing) stay out of the measured levels.
+                    int warm = Math.Max(2, Math.Min(o.Concurrency.Max(), maxBatch));
+                    await LoadRun.RunAsync(http, images, warm, 2 * warm, fields);
                     foreach (int c in o.Concurrency)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
@@ -68,14 +74,14 @@ public static class LoadTest
         var markdown = Markdown(rows, o, DateTime.UtcNow - started);
         AnsiConsole.WriteLine();
         AnsiConsole.WriteLine(markdown);
-        if (o.Output is not null) Replace(o.Output, markdown);
+        if (o.Output is not null) Replace(o.Output, markdown, o.Device);
         return rows.Any(r => r.Level.Failures > 0) ? 1 : 0;
     }
 
     private static string Markdown(List<(string Model, int MaxBatch, LevelResult Level)> rows, LoadTestOptions o, TimeSpan took)
     {
         var s = new StringBuilder();
-        s.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} CPU cores, CPU only, in one run of {took.TotalMinutes:F1} min "
+        s.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} CPU cores, device {o.Device}, {o.DType}, in one run of {took.TotalMinutes:F1} min "
             + $"(load average before: {LoadAverage()}). Greedy, max_tokens {o.MaxTokens}; closed loop: each client sends its next request when the last is answered.");
         s.AppendLine();
         s.AppendLine("| model | max batch | clients | requests | captions/s | p50 ms | p99 ms | tokens/caption | mean batch (server) | failed |");
@@ -98,12 +104,13 @@ public static class LoadTest
     }
 
     /// <summary>Replaces the text between the load-test markers (or appends the section).</summary>
-    private static void Replace(string path, string markdown)
+    private static void Replace(string path, string markdown, string device)
     {
         var text = File.Exists(path) ? File.ReadAllText(path) : "";
-        var section = $"{Begin}\n{markdown}{End}";
-        int begin = text.IndexOf(Begin, StringComparison.Ordinal), end = text.IndexOf(End, StringComparison.Ordinal);
-        text = begin >= 0 && end > begin ? text[..begin] + section + text[(end + End.Length)..] : text + "\n" + section + "\n";
+        var (b, e) = (Begin(device), End(device));
+        var section = $"{b}\n{markdown}{e}";
+        int begin = text.IndexOf(b, StringComparison.Ordinal), end = text.IndexOf(e, StringComparison.Ordinal);
+        text = begin >= 0 && end > begin ? text[..begin] + section + text[(end + e.Length)..] : text + "\n" + section + "\n";
         File.WriteAllText(path, text);
     }
 

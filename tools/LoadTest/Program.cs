@@ -10,11 +10,13 @@ var perClient = new Option<int>("--requests-per-client") { Description = "Reques
 var minRequests = new Option<int>("--min-requests") { Description = "Fewest requests at a level", DefaultValueFactory = _ => 16 };
 var maxTokens = new Option<int>("--max-tokens") { Description = "max_tokens of every request", DefaultValueFactory = _ => 20 };
 var fullCheckpoint = new Option<DirectoryInfo?>("--full-checkpoint") { Description = "A vit-b16-gpt2 checkpoint to use for 'full' (default: random weights written to a temporary folder)" };
+var device = new Option<string>("--device") { Description = "Captioner:Device of the service: cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+var dtype = new Option<string>("--dtype") { Description = "Captioner:DType of the service: fp32, bf16 or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
 var output = new Option<FileInfo?>("--out") { Description = "Markdown file whose load-test section is replaced with the results (e.g. docs/benchmarks.md)" };
 
 var root = new RootCommand("Closed-loop load test of POST /captions against the real service on loopback")
 {
-    api, models, concurrency, batchSizes, perClient, minRequests, maxTokens, fullCheckpoint, output,
+    api, models, concurrency, batchSizes, perClient, minRequests, maxTokens, fullCheckpoint, device, dtype, output,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -27,7 +29,9 @@ root.SetAction(async (result, cancellationToken) =>
         result.GetValue(minRequests),
         result.GetValue(maxTokens),
         result.GetValue(fullCheckpoint)?.FullName,
-        result.GetValue(output)?.FullName);
+        result.GetValue(output)?.FullName,
+        result.GetValue(device)!,
+        result.GetValue(dtype)!);
     return await LoadTest.RunAsync(options, cancellationToken);
 });
 return await root.Parse(args).InvokeAsync();
