@@ -27,15 +27,12 @@ public static class MemoryBench
         var points = new List<Point>();
         foreach (int batch in batchSizes.Order())
         {
-            if (cuda)
-            {
-                TorchSharp.torch.cuda.synchronize();
-                CudaMemory.ResetPeak(device);
-            }
+            Stopwatches.Sync(model.Device);
+            if (cuda) CudaMemory.ResetPeak(device);
             else ProcessMemory.ResetPeak();
             long before = cuda ? CudaMemory.Used(device) : ProcessMemory.Resident();
             using (NewDisposeScope()) generator.Generate(pixels.narrow(0, 0, batch), options);
-            if (cuda) TorchSharp.torch.cuda.synchronize();
+            Stopwatches.Sync(model.Device);
             points.Add(new Point(batch, cuda ? CudaMemory.Peak(device) : ProcessMemory.Peak(), before));
         }
         return points;
