@@ -5,10 +5,12 @@ using CaptionService.Api.Endpoints;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Telemetry;
+using CaptionService.Model;
 using Microsoft.Extensions.Options;
 
 // Wiring only: options, model hosting and the scheduler (Hosting/, Batching/), upload limits (Intake/),
 // endpoints, problem details, API key and rate limit (Endpoints/), traces and metrics (Telemetry/).
+TorchRuntime.PrepareProcess(); // before anything loads libtorch
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddModelHosting();

@@ -17,7 +17,10 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.EndsWith(Path.Combine("checkpoints", "demo-tiny"), model.GetProperty("checkpoint").GetString());
         Assert.True(model.GetProperty("built_in").GetBoolean());
         Assert.Equal("cpu", model.GetProperty("device").GetString());
-        Assert.Equal("fp32", model.GetProperty("dtype").GetString());
+        var (precision, reason) = TorchRuntime.ResolvePrecision("auto", TorchSharp.torch.CPU); // Captioner:DType's default
+        Assert.Equal(TorchRuntime.Name(TorchRuntime.ScalarTypeOf(precision)), model.GetProperty("dtype").GetString());
+        Assert.Equal(reason, model.GetProperty("dtype_reason").GetString());
+        Assert.StartsWith(MklIntelPath.IsOn ? "on (" : "off: ", model.GetProperty("mkl_intel_path").GetString());
         var limits = model.GetProperty("limits");
         Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());

@@ -23,7 +23,7 @@ public class StartupTests
 
     [Theory]
     [InlineData("Device", "gpu", "Captioner:Device", "auto, cpu, cuda")]
-    [InlineData("DType", "fp8", "Captioner:DType", "fp32, bf16, fp16")]
+    [InlineData("DType", "fp8", "Captioner:DType", "auto, fp32, bf16, fp16")]
     [InlineData("DType", "fp16", "Captioner:DType", "on CPU use bf16 or fp32")]
     [InlineData("Checkpoint", "/no/such/checkpoint", "Captioner:Checkpoint", "/no/such/checkpoint")]
     [InlineData("MaxUploadBytes", "0", "Captioner:MaxUploadBytes", "positive")]

@@ -11,6 +11,8 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
 /// <param name="Checkpoint">The checkpoint directory (full path).</param>
 /// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers and the LM head use that dtype (Captioner:MixedPrecision).</param>
+/// <param name="DtypeReason">"configured", or why Captioner:DType=auto chose this dtype.</param>
+/// <param name="MklIntelPath">Whether MKL's fp32 GEMM takes its fast (Intel) path on this CPU, and why (on/off: reason).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 public sealed record ModelInfo(
     string Id,
@@ -18,7 +20,9 @@ public sealed record ModelInfo(
     bool BuiltIn,
     string Device,
     string Dtype,
+    string DtypeReason,
     bool MixedPrecision,
+    string MklIntelPath,
     ParameterCountsInfo Parameters,
     double LoadMs,
     double WarmupMs,
@@ -59,7 +63,9 @@ public static class ModelEndpoints
             m.BuiltIn,
             m.DeviceName,
             m.DTypeName,
+            m.DTypeReason,
             m.MixedPrecision,
+            MklIntelPath.Status,
             new ParameterCountsInfo(p.Encoder, p.Decoder, p.CrossAttention, p.Total),
             Math.Round(m.LoadTime.TotalMilliseconds, 1),
             Math.Round(m.WarmupTime.TotalMilliseconds, 1),

@@ -8,6 +8,7 @@ namespace CaptionService.Api.Hosting;
 /// <param name="Id">Short name reported with every caption: the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
 /// <param name="Checkpoint">The checkpoint directory's full path.</param>
 /// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
+/// <param name="DTypeReason">"configured", or which rule of Captioner:DType=auto chose it.</param>
 /// <param name="MixedPrecision">True when only the linear layers run in <paramref name="DType"/> (the rest in fp32).</param>
 public sealed record LoadedModel(
     string Id,
@@ -16,6 +17,7 @@ public sealed record LoadedModel(
     CaptionPipeline Pipeline,
     Device Device,
     ScalarType DType,
+    string DTypeReason,
     bool MixedPrecision,
     ParameterCounts Parameters,
     TimeSpan LoadTime,

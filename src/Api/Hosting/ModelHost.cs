@@ -36,14 +36,16 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         {
             var device = TorchRuntime.ResolveDevice(o.Device);
             if (o.Threads > 0) torch.set_num_threads(o.Threads);
-            var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
+            var (precision, dtypeReason) = TorchRuntime.ResolvePrecision(o.DType, device);
+            var dtype = TorchRuntime.ScalarTypeOf(precision);
             var load = Stopwatch.StartNew();
             var checkpoint = o.CheckpointDirectory;
             var id = Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint));
             if (o.UsesBuiltInModel)
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint} "
                     + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
-            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
+            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
+                checkpoint, device, TorchRuntime.Name(dtype), dtypeReason, torch.get_num_threads(), MklIntelPath.Status);
             bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
             var model = Checkpoint.Load(checkpoint, device).ToPrecision(dtype, mixed);
             model.eval();
@@ -51,7 +53,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             cancellationToken.ThrowIfCancellationRequested();
 
             var pipeline = new CaptionPipeline(model, o.ToImageLimits());
-            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, mixed,
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, dtypeReason, mixed,
                 model.CountParameters(), load.Elapsed, TimeSpan.Zero);
 
             var warmup = Stopwatch.StartNew();

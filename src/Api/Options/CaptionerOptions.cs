@@ -1,3 +1,4 @@
+using CaptionService.Model;
 using CaptionService.Model.Imaging;
 
 namespace CaptionService.Api.Options;
@@ -19,8 +20,9 @@ public sealed class CaptionerOptions
     /// <summary>"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N".</summary>
     public string Device { get; set; } = "auto";
 
-    /// <summary>"fp32", "bf16" or "fp16" (fp16 only on CUDA).</summary>
-    public string DType { get; set; } = "fp32";
+    /// <summary>"auto" (bf16 where the CPU or GPU computes it natively, fp16 on older GPUs, else fp32;
+    /// see <see cref="TorchRuntime.ResolvePrecision"/>), "fp32", "bf16" or "fp16" (fp16 only on CUDA).</summary>
+    public string DType { get; set; } = "auto";
 
     /// <summary>With bf16 or fp16: the linear layers and the LM head in that dtype, the embeddings, norms
     /// and residual stream in fp32, as autocast does it (true, the default); false converts the whole

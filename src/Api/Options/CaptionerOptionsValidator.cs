@@ -32,8 +32,8 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
 
         try
         {
-            var precision = TorchRuntime.ParsePrecision(options.DType ?? "");
-            if (device is not null) TorchRuntime.CheckSupported(device, precision);
+            if (device is not null) TorchRuntime.ResolvePrecision(options.DType ?? "", device);
+            else if (!string.Equals(options.DType?.Trim(), "auto", StringComparison.OrdinalIgnoreCase)) TorchRuntime.ParsePrecision(options.DType ?? "");
         }
         catch (ArgumentException e)
         {

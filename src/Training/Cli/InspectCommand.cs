@@ -29,6 +29,7 @@ internal static class InspectCommand
             output.WriteLine($"total: {counts.Total}");
             output.WriteLine($"dtype: {TorchRuntime.Name(captioner.DType)}");
             output.WriteLine($"device: {captioner.Device}");
+            output.WriteLine($"mkl_intel_path: {MklIntelPath.Status}");
         });
         return command;
     }

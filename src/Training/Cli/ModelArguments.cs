@@ -13,7 +13,7 @@ internal sealed class ModelArguments
     public Option<string?> Preset { get; } = new("--preset") { Description = $"Random weights of a preset instead: {string.Join(", ", Presets.All.Keys)}" };
     public Option<long> Seed { get; } = new("--init-seed") { Description = "Seed for --preset's random weights", DefaultValueFactory = _ => 0 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
-    public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA), fp16 (CUDA), or auto (bf16 where the hardware computes it natively, else fp32; fp16 on older GPUs)", DefaultValueFactory = _ => "fp32" };
     public Option<bool> Mixed { get; } = new("--mixed-precision")
     {
         Description = "With bf16/fp16: the linear layers and the LM head in that dtype, norms, embeddings and residual stream in fp32 (false: the whole model)",
@@ -39,8 +39,7 @@ internal sealed class ModelArguments
         if ((dir is null) == (preset is null))
             throw new CliException("give exactly one of --checkpoint DIR or --preset NAME");
         var device = place ? TorchRuntime.ResolveDevice(result.GetValue(Device)!) : torch.CPU;
-        var precision = place ? TorchRuntime.ParsePrecision(result.GetValue(DType)!) : Precision.Fp32;
-        TorchRuntime.CheckSupported(device, precision);
+        var precision = place ? TorchRuntime.ResolvePrecision(result.GetValue(DType)!, device).Precision : Precision.Fp32;
         var dtype = TorchRuntime.ScalarTypeOf(precision);
         Captioner model;
         string source;
