@@ -91,7 +91,7 @@ internal static class BenchCommand
     {
         var sizes = new Option<string>("--sizes") { Description = "Picture sizes WxH, comma-separated", DefaultValueFactory = _ => "150x97,640x480,1600x1200,4000x3000" };
         var target = new Option<int>("--target") { Description = "Square output size", DefaultValueFactory = _ => 224 };
-        var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 9 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 15 };
         var outFile = new Option<FileInfo?>("--out") { Description = "Markdown file whose 'resize' section is replaced (default docs/benchmarks.md; '-' for none)" };
         var command = new Command("resize", "Time the Pillow-exact resize against the old ImageSharp bicubic") { sizes, target, repeats, outFile };
         command.SetAction(result =>
