@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CaptionService.Model.Imaging;
 
 namespace CaptionService.Model;
 
@@ -97,6 +98,9 @@ public sealed record ModelConfig
     // ---- Image preprocessing ----
     public float[] ImageMean { get; init; } = [0.5f, 0.5f, 0.5f];
     public float[] ImageStd { get; init; } = [0.5f, 0.5f, 0.5f];
+    /// <summary>Resize, crop and rescale before normalizing. null (checkpoints written before this existed):
+    /// <see cref="PreprocessingConfig.Legacy"/>, ImageSharp's bicubic to image_size, which they were trained with.</summary>
+    public PreprocessingConfig? Preprocessing { get; init; }
 
     // ---- Tokens ----
     public string Tokenizer { get; init; } = "gpt2";
@@ -108,6 +112,8 @@ public sealed record ModelConfig
 
     [JsonIgnore] public double EncoderEps => EncoderLayerNormEps ?? (EncoderLayout == EncoderLayout.Timm ? 1e-6 : 1e-12);
     [JsonIgnore] public int NumPatches => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+    /// <summary>The steps images get: <see cref="Preprocessing"/>, or the legacy ones when it is absent.</summary>
+    [JsonIgnore] public PreprocessingConfig EffectivePreprocessing => Preprocessing ?? PreprocessingConfig.Legacy;
 
     /// <summary>Every inconsistency, each naming its field; empty when the config is usable.</summary>
     public IEnumerable<string> Validate()
@@ -130,6 +136,8 @@ public sealed record ModelConfig
         if (ImageMean.Length != NumChannels) yield return $"image_mean must have {NumChannels} values (got {ImageMean.Length})";
         if (ImageStd.Length != NumChannels || ImageStd.Any(s => !(s > 0)))
             yield return $"image_std must have {NumChannels} positive values";
+        if (ImageSize > 0)
+            foreach (var e in EffectivePreprocessing.Validate(ImageSize)) yield return "preprocessing." + e;
         foreach (var (name, p) in new[] { ("embedding_dropout", EmbeddingDropout), ("attention_dropout", AttentionDropout), ("residual_dropout", ResidualDropout), ("mlp_dropout", MlpDropout) })
             if (!(p >= 0 && p < 1)) yield return $"{name} must be in [0, 1) (got {p})";
         foreach (var e in Decoding.Validate()) yield return "decoding." + e;

@@ -33,9 +33,18 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(counts.CrossAttention, p.GetProperty("cross_attention").GetInt64());
         Assert.Equal(counts.Total, p.GetProperty("total").GetInt64());
 
-        // The config as a checkpoint's config.json spells it.
+        // The config as a checkpoint's config.json spells it: the tiny preset's, written before checkpoints
+        // recorded their preprocessing (so it has none).
         var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal(Presets.Tiny.ToJson(), config.ToJson());
+        Assert.Equal((Presets.Tiny with { Preprocessing = null }).ToJson(), config.ToJson());
+
+        // ... and so it gets the legacy steps it was trained with, which /model spells out.
+        var preprocessing = model.GetProperty("preprocessing");
+        Assert.StartsWith("none recorded", preprocessing.GetProperty("source").GetString());
+        Assert.Equal("imagesharp-bicubic", preprocessing.GetProperty("settings").GetProperty("resample").GetString());
+        var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
+        Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
     }
 
     [Fact]

@@ -14,6 +14,7 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="DtypeReason">"configured", or why Captioner:DType=auto chose this dtype.</param>
 /// <param name="MklIntelPath">Whether MKL's fp32 GEMM takes its fast (Intel) path on this CPU, and why (on/off: reason).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
+/// <param name="Preprocessing">What every image goes through before the model.</param>
 public sealed record ModelInfo(
     string Id,
     string Checkpoint,
@@ -27,7 +28,15 @@ public sealed record ModelInfo(
     double LoadMs,
     double WarmupMs,
     ServiceLimits Limits,
-    JsonElement Config);
+    JsonElement Config,
+    PreprocessingInfo Preprocessing);
+
+/// <summary>The preprocessing in use: the checkpoint's <c>preprocessing</c> section, or the legacy steps
+/// (ImageSharp's bicubic) for a checkpoint written before there was one.</summary>
+/// <param name="Source">Where the steps come from.</param>
+/// <param name="Steps">The steps in order, in words (resize filter and size, crop, rescale, mean and std).</param>
+/// <param name="Settings">The same steps as the config's <c>preprocessing</c> section spells them.</param>
+public sealed record PreprocessingInfo(string? Source, IReadOnlyList<string> Steps, JsonElement Settings);
 
 /// <summary>What this service accepts (its Captioner settings).</summary>
 /// <param name="MaxTokens">Most tokens per caption (max_tokens).</param>
@@ -47,10 +56,17 @@ public static class ModelEndpoints
             .WithName("GetModel")
             .WithTags("Model")
             .WithSummary("The model being served")
-            .WithDescription("Checkpoint, config, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads.")
+            .WithDescription("Checkpoint, config, image preprocessing, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads.")
             .Produces<ModelInfo>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
+    }
+
+    private static PreprocessingInfo Preprocessing(ModelConfig c)
+    {
+        var steps = c.EffectivePreprocessing;
+        return new PreprocessingInfo(steps.Source, steps.Describe(c.ImageSize, c.ImageMean, c.ImageStd),
+            JsonSerializer.SerializeToElement(steps, ModelConfig.Json));
     }
 
     private static IResult GetModel(ModelHost host, CaptionScheduler scheduler, IOptions<CaptionerOptions> options)
@@ -71,6 +87,7 @@ public static class ModelEndpoints
             Math.Round(m.WarmupTime.TotalMilliseconds, 1),
             new ServiceLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity,
                 options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes),
-            JsonSerializer.SerializeToElement(m.Config, ModelConfig.Json)));
+            JsonSerializer.SerializeToElement(m.Config, ModelConfig.Json),
+            Preprocessing(m.Config)));
     }
 }

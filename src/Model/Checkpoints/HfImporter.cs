@@ -82,32 +82,7 @@ public static class HfImporter
         return config;
     }
 
-    /// <summary>Mean, std and the resize target; the size must be the encoder's image size.</summary>
-    private static ModelConfig ApplyPreprocessor(ModelConfig config, string dir, List<string> notes)
-    {
-        var path = Path.Combine(dir, PreprocessorFileName);
-        if (!File.Exists(path))
-        {
-            notes.Add($"{PreprocessorFileName} absent: image mean/std {string.Join(", ", config.ImageMean)} / {string.Join(", ", config.ImageStd)} assumed");
-            return config;
-        }
-        var pre = JsonFile.Read(path);
-        if (pre.Bool("do_normalize") == false) config = config with { ImageMean = [0f, 0f, 0f], ImageStd = [1f, 1f, 1f] };
-        else config = config with { ImageMean = pre.Floats("image_mean") ?? config.ImageMean, ImageStd = pre.Floats("image_std") ?? config.ImageStd };
-
-        int? size = pre.Raw("size") switch
-        {
-            null => null,
-            { ValueKind: System.Text.Json.JsonValueKind.Number } => pre.Int("size"),
-            { ValueKind: System.Text.Json.JsonValueKind.Object } => pre.Child("size") is { } s
-                ? s.Int("height") is int h && s.Int("width") is int w
-                    ? h == w ? h : throw pre.Error("size", $"is {h}x{w}; only square images are supported")
-                    : s.Int("shortest_edge") ?? throw pre.Error("size", "needs height and width, or shortest_edge")
-                : null,
-            _ => throw pre.Error("size", "must be an integer or an object"),
-        };
-        if (size is int px && px != config.ImageSize)
-            throw pre.Error("size", $"({px}) differs from the encoder's image_size ({config.ImageSize})");
-        return config;
-    }
+    /// <summary>The image processor's steps, mean and std (<see cref="HfImageProcessor"/>); they must end at the encoder's image size.</summary>
+    private static ModelConfig ApplyPreprocessor(ModelConfig config, string dir, List<string> notes) =>
+        HfImageProcessor.Apply(config, Path.Combine(dir, PreprocessorFileName), notes);
 }

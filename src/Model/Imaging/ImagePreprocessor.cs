@@ -14,39 +14,27 @@ using TorchSharp;
 namespace CaptionService.Model.Imaging;
 
 /// <summary>
-/// Encoded image -> checked header -> decoded first frame, EXIF-oriented, RGB -> S x S (bicubic,
-/// aspect ratio not kept, like the HF ViT processor) -> normalized float CHW -> NCHW batch tensor.
-/// Thread-safe: one instance can serve concurrent requests.
+/// Encoded image -> checked header -> decoded first frame, EXIF-oriented, RGB -> the config's
+/// preprocessing (<see cref="ImageTransform"/>: resize, crop, rescale, normalize to S x S float CHW)
+/// -> NCHW batch tensor. Thread-safe: one instance can serve concurrent requests.
 /// </summary>
 public sealed class ImagePreprocessor
 {
     private readonly Configuration _imageSharp;
-    private readonly float[][] _lut; // [channel][byte value] -> normalized value
 
     public ImagePreprocessor(ModelConfig config, ImageLimits? limits = null)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        if (config.ImageSize < 1) throw new ArgumentException($"image_size must be positive (got {config.ImageSize})");
-        if (config.ImageMean.Length != 3 || config.ImageStd.Length != 3 || config.ImageStd.Any(s => !(s > 0)))
-            throw new ArgumentException("image_mean and image_std must have 3 values each, std positive");
-
+        Transform = new ImageTransform(config); // checks size, mean, std and the preprocessing steps
         ImageSize = config.ImageSize;
         Limits = (limits ?? ImageLimits.Default).EnsureValid();
         _imageSharp = CreateConfiguration(Limits);
-
-        // Per channel c: x = (v / 255 - mean[c]) / std[c], v the 8-bit sample. Only 256 inputs are
-        // possible, so tabulate them (mean = std = 0.5 maps 0..255 onto -1..1).
-        _lut = new float[3][];
-        for (int c = 0; c < 3; c++)
-        {
-            _lut[c] = new float[256];
-            for (int v = 0; v < 256; v++)
-                _lut[c][v] = (v / 255f - config.ImageMean[c]) / config.ImageStd[c];
-        }
     }
 
     /// <summary>Side of the square the network sees.</summary>
     public int ImageSize { get; }
+
+    /// <summary>The config's resize, crop, rescale and normalization.</summary>
+    public ImageTransform Transform { get; }
 
     public ImageLimits Limits { get; }
 
@@ -149,42 +137,10 @@ public sealed class ImagePreprocessor
     // ---------------- To numbers ----------------
 
     /// <summary>
-    /// One decoded image (left unchanged) -> <c>float[3 * S * S]</c>, channel-major (CHW), normalized.
-    /// Resizes to S x S with bicubic unless it already is; only the root frame is read.
+    /// One decoded image (left unchanged) -> <c>float[3 * S * S]</c>, channel-major (CHW), normalized,
+    /// through the config's preprocessing (<see cref="Transform"/>); only the root frame is read.
     /// </summary>
-    public float[] ToChw(Image<Rgb24> image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        int s = ImageSize;
-        var sized = image.Width == s && image.Height == s
-            ? image
-            : image.Clone(x => x.Resize(s, s, KnownResamplers.Bicubic));
-        try
-        {
-            var chw = new float[3 * s * s];
-            int plane = s * s;
-            float[] r = _lut[0], g = _lut[1], b = _lut[2];
-            sized.ProcessPixelRows(rows =>
-            {
-                for (int y = 0; y < s; y++)
-                {
-                    var row = rows.GetRowSpan(y);
-                    for (int x = 0; x < s; x++)
-                    {
-                        int i = y * s + x; // offset inside one channel plane
-                        chw[i] = r[row[x].R];
-                        chw[plane + i] = g[row[x].G];
-                        chw[2 * plane + i] = b[row[x].B];
-                    }
-                }
-            });
-            return chw;
-        }
-        finally
-        {
-            if (!ReferenceEquals(sized, image)) sized.Dispose();
-        }
-    }
+    public float[] ToChw(Image<Rgb24> image) => Transform.ToChw(image);
 
     /// <summary>Encoded bytes -> checked, decoded, normalized CHW floats.</summary>
     public float[] ToChw(byte[] data)

@@ -37,6 +37,7 @@ internal static class BenchCommand
         {
             presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, matmulSizes, quick,
         };
+        command.Subcommands.Add(Resize());
         command.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;
@@ -80,6 +81,39 @@ internal static class BenchCommand
             {
                 report.WriteInto(target);
                 output.WriteLine($"wrote {Path.GetFullPath(target)}");
+            }
+        });
+        return command;
+    }
+
+    /// <summary><c>captioner bench resize</c>: the Pillow-exact resize against the old ImageSharp bicubic (<see cref="ResizeBench"/>).</summary>
+    private static Command Resize()
+    {
+        var sizes = new Option<string>("--sizes") { Description = "Picture sizes WxH, comma-separated", DefaultValueFactory = _ => "150x97,640x480,1600x1200,4000x3000" };
+        var target = new Option<int>("--target") { Description = "Square output size", DefaultValueFactory = _ => 224 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 15 };
+        var outFile = new Option<FileInfo?>("--out") { Description = "Markdown file whose 'resize' section is replaced (default docs/benchmarks.md; '-' for none)" };
+        var command = new Command("resize", "Time the Pillow-exact resize against the old ImageSharp bicubic") { sizes, target, repeats, outFile };
+        command.SetAction(result =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var parsed = result.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(text =>
+            {
+                var parts = text.Split('x');
+                if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int w) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int h) || w < 1 || h < 1)
+                    throw new CliException($"--sizes: '{text}' is not WIDTHxHEIGHT");
+                return (w, h);
+            }).ToList();
+            if (parsed.Count == 0) throw new CliException("--sizes: give at least one size");
+            int side = result.GetValue(target);
+            if (side < 1) throw new CliException($"--target must be positive (got {side})");
+            var report = ResizeBench.Run(parsed, side, Math.Max(1, result.GetValue(repeats)),
+                "captioner " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).DefaultIfEmpty("bench resize")), output);
+            var file = result.GetValue(outFile)?.ToString() ?? Path.Combine(RepositoryRoot() ?? ".", "docs", "benchmarks.md");
+            if (file != "-")
+            {
+                report.WriteInto(file);
+                output.WriteLine($"wrote {Path.GetFullPath(file)}");
             }
         });
         return command;

@@ -27,12 +27,18 @@ internal static class ImportCommand
         var cross = new Option<CrossAttentionMode>("--cross-attention") { Description = "interleaved (the seed) or final", DefaultValueFactory = _ => CrossAttentionMode.Interleaved };
         var outDir = Output();
         var seed = new Option<long>("--seed") { Description = "Seed for the new cross-attention weights", DefaultValueFactory = _ => 0 };
-        var command = new Command("timm-gpt2", "timm ViT + HF GPT-2 with new cross-attention (the seed's starting point)") { vit, gpt2, cross, outDir, seed };
+        var preprocessing = new Option<TimmTransform>("--preprocessing")
+        {
+            Description = "Image transform the checkpoint records, and training and serving use: seed (resize to the input size, no crop) " +
+                "or timm (the ViT's eval transform: crop_pct and crop_mode); both take interpolation, mean and std from the pretrained_cfg in the ViT's config.json",
+            DefaultValueFactory = _ => TimmTransform.Seed,
+        };
+        var command = new Command("timm-gpt2", "timm ViT + HF GPT-2 with new cross-attention (the seed's starting point)") { vit, gpt2, cross, outDir, seed, preprocessing };
         command.SetAction(result =>
         {
             torch.manual_seed(result.GetValue(seed));
             var baseConfig = Presets.VitB16Gpt2 with { CrossAttention = result.GetValue(cross) };
-            var imported = TimmImporter.Import(result.GetValue(vit)!.FullName, result.GetValue(gpt2)!.FullName, baseConfig);
+            var imported = TimmImporter.Import(result.GetValue(vit)!.FullName, result.GetValue(gpt2)!.FullName, baseConfig, result.GetValue(preprocessing));
             Save(imported, result.GetValue(outDir)!, result.InvocationConfiguration.Output);
         });
         return command;

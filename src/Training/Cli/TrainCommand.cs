@@ -123,6 +123,8 @@ internal static class TrainCommand
             var trainLoader = new Loader(trainImages, preprocessor, tokenizer, options.Loading, train: true);
             var valLoader = new Loader(valImages, preprocessor, tokenizer, options.Loading with { Augment = AugmentOptions.None }, train: false);
             outWriter.WriteLine($"train: {trainImages.Count} images, {trainLoader.Samples} captions; val: {valImages.Count} images, {valLoader.Samples} captions");
+            // The starting checkpoint's transform (a preset's: the seed's), which the saved checkpoints record for serving.
+            outWriter.WriteLine($"preprocessing: {model.Config.EffectivePreprocessing.Source}");
 
             ITrainingReporter reporter = ReferenceEquals(outWriter, Console.Out) && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
                 ? new ProgressBarReporter()
