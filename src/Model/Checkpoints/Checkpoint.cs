@@ -31,26 +31,23 @@ public static partial class Checkpoint
 
     /// <summary>
     /// Builds the model from <c>config.json</c> and fills it from <c>model.safetensors</c> after checking
-    /// every name and shape. Returned in eval mode.
+    /// every name and shape, one tensor at a time (the file is never held whole in memory beside the model).
+    /// A Hugging Face VisionEncoderDecoder ViT-GPT2 directory is converted as it loads (<see cref="HfImporter"/>);
+    /// any other kind of model is refused (<see cref="CheckpointFormats.Detect"/>). Returned in eval mode.
     /// </summary>
     /// <param name="dtype">the model's dtype; null keeps float32. Stored tensors of another float dtype are converted.</param>
     /// <exception cref="FileNotFoundException">the directory, config or weights file is missing</exception>
-    /// <exception cref="InvalidDataException">the config is malformed or invalid (file, line, field)</exception>
+    /// <exception cref="InvalidDataException">the config is malformed or invalid (file, line, field), or describes another kind of model</exception>
     /// <exception cref="CheckpointMismatchException">names or shapes of the weights do not fit the config</exception>
     public static Captioner Load(string dir, Device? device = null, ScalarType? dtype = null)
     {
-        var config = ReadConfig(dir);
-        var weights = Path.Combine(dir, WeightsFileName);
-        if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
-        var shapes = WeightSource.ReadShapes(weights); // header only: mismatches fail before reading any data
-
-        var model = new Captioner(config, initialize: false); // every weight comes from the file
+        Captioner model;
+        if (CheckpointFormats.Detect(dir) == CheckpointFormat.HfVisionEncoderDecoder)
+            model = HfImporter.Import(dir).Model;
+        else
+            model = LoadOurs(dir);
         try
         {
-            var plan = ImportPlan.Build([new WeightFile("", weights, shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));
-            var tensors = WeightSource.Load(weights);
-            try { WeightCopier.Apply(model, plan, [tensors]); }
-            finally { WeightCopier.DisposeAll([tensors]); }
             if (dtype is ScalarType type) model.to(type);
             if (device is not null) model.to(device);
         }
@@ -60,6 +57,26 @@ public static partial class Checkpoint
             throw;
         }
         model.eval();
+        return model;
+    }
+
+    private static Captioner LoadOurs(string dir)
+    {
+        var config = ReadConfig(dir);
+        var weights = Path.Combine(dir, WeightsFileName);
+        if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
+        using var reader = WeightReader.Open(weights); // header only so far: mismatches fail before reading any data
+        var model = new Captioner(config, initialize: false); // every weight comes from the file
+        try
+        {
+            var plan = ImportPlan.Build([new WeightFile("", weights, reader.Shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));
+            WeightCopier.Apply(model, plan, [reader]);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         return model;
     }
 

@@ -65,7 +65,9 @@ public class FullSizeImportTests(FullSizeShapes models) : IClassFixture<FullSize
             patch: 16, vocab: 50257, positions: 1024, endToken: 50256));
         TestFiles.Json(dir[HfImporter.PreprocessorFileName], TestFiles.Preprocessor(JsonValue.Create(224)));
         var config = HfImporter.ReadConfig(dir.Path);
-        Assert.Equal((Presets.HfVitGpt2 with { EncoderLayerNormEps = 1e-12 }).ToJson(), config.ToJson());
+        // No generation settings in the file: transformers' defaults (max_length 20 counts the start token; top_k 50).
+        var decoding = new DecodingOptions { MaxNewTokens = 19, TopK = 50 };
+        Assert.Equal((Presets.HfVitGpt2 with { EncoderLayerNormEps = 1e-12, Decoding = decoding }).ToJson(), config.ToJson());
 
         var source = SourceKeys.HfVitGpt2();
         var model = models.Of(Presets.HfVitGpt2);
