@@ -17,6 +17,7 @@ namespace CaptionService.Model.Checkpoints;
 public static class HfImporter
 {
     public const string PreprocessorFileName = "preprocessor_config.json";
+    public const string GenerationFileName = HfGeneration.FileName;
 
     public static ImportResult Import(string dir)
     {

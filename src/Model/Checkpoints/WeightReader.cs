@@ -119,6 +119,8 @@ internal abstract class WeightReader(string path) : IDisposable
                     tensors[(string)e.Key] = Descriptor.Of(e.Value) ?? throw new InvalidDataException(
                         $"{path}: not a flat state dict: '{e.Key}' holds a {e.Value?.GetType().Name ?? "null"}, not a tensor");
                 Shapes = tensors.ToDictionary(e => e.Key, e => e.Value.Shape);
+                shared = tensors.Values.GroupBy(d => d.Args, ReferenceEqualityComparer.Instance).Where(g => g.Count() > 1)
+                    .Select(g => g.Key!).ToHashSet(ReferenceEqualityComparer.Instance);
             }
             catch
             {
@@ -132,6 +134,18 @@ internal abstract class WeightReader(string path) : IDisposable
         public override Tensor Read(string name)
         {
             var d = Take(name);
+            if (shared.Contains(d.Args))
+            {
+                // One pickled tensor under several names (a dict holding the same object twice): read once, copied for each.
+                if (!sharedReads.TryGetValue(d.Args, out var first))
+                    sharedReads[d.Args] = first = ReadDescriptor(name, d).DetachFromDisposeScope(); // kept until this reader is disposed
+                return first.clone();
+            }
+            return ReadDescriptor(name, d);
+        }
+
+        private Tensor ReadDescriptor(string name, Descriptor d)
+        {
             if (d.StorageBytes < 0) return d.ReadWhole(); // a compressed entry: its length is not known before reading it
             using var storage = empty(d.StorageBytes / ElementSize(d.DType), d.DType);
             try { d.Data.ReadExactly(storage.bytes); }
@@ -143,7 +157,7 @@ internal abstract class WeightReader(string path) : IDisposable
         {
             var d = tensors[name];
             if (!FitsAsIs(target, d.DType, d.Shape) || d.StorageOffset != 0 || d.StorageBytes != target.NumberOfElements * target.ElementSize
-                || !d.Stride.SequenceEqual(target.stride()))
+                || !d.Stride.SequenceEqual(target.stride()) || shared.Contains(d.Args))
                 return false; // a view into a larger storage (tied weights saved once), or another layout
             Take(name);
             try { d.Data.ReadExactly(target.bytes); }
@@ -156,6 +170,8 @@ internal abstract class WeightReader(string path) : IDisposable
             read.Add(name) ? tensors[name] : throw new InvalidOperationException($"{Path}: '{name}' was read already");
 
         private readonly HashSet<string> read = [];
+        private readonly HashSet<object> shared = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<object, Tensor> sharedReads = new(ReferenceEqualityComparer.Instance);
 
         private static long ElementSize(ScalarType dtype)
         {
@@ -165,6 +181,7 @@ internal abstract class WeightReader(string path) : IDisposable
 
         public override void Dispose()
         {
+            foreach (var t in sharedReads.Values) t.Dispose();
             foreach (var d in tensors.Values) d.Data.Dispose();
             stream.Dispose();
         }
