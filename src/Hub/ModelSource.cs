@@ -21,7 +21,10 @@ public enum ModelPurpose
 public sealed record HubOrigin(string Repo, string Revision, string Commit);
 
 /// <summary>A local folder holding the model's files, what to call it, and where it came from (null: a local directory).</summary>
-public sealed record ResolvedModel(string Directory, string Id, HubOrigin? Hub);
+/// <param name="ConvertedWeights">for an HF ViT-GPT2 from the Hub: where its weights, converted once to our layout, are kept
+/// (<c>models--OWNER--NAME/captionservice/COMMIT/model.safetensors</c> in the Hugging Face cache, removed with the repository by
+/// huggingface-cli delete-cache); null otherwise</param>
+public sealed record ResolvedModel(string Directory, string Id, HubOrigin? Hub, string? ConvertedWeights = null);
 
 /// <summary>
 /// Turns what a user wrote (a directory, or <c>hf:OWNER/NAME[@REVISION]</c>) into a folder every loader reads.
@@ -64,7 +67,10 @@ public sealed class ModelSource : IDisposable
         await snapshot.FetchAsync(SmallFiles(snapshot, purpose), progress, cancel);
         bool ours = Check(snapshot, purpose);
         await snapshot.FetchAsync([WeightsFile(snapshot, ours)], progress, cancel);
-        return new ResolvedModel(snapshot.Folder, repo.RepoId, new HubOrigin(repo.RepoId, repo.RevisionOrDefault, snapshot.Commit));
+        var converted = purpose == ModelPurpose.Captioner && !ours
+            ? Path.Combine(downloader.Cache.RepoFolder(repo), "captionservice", snapshot.Commit, "model.safetensors")
+            : null;
+        return new ResolvedModel(snapshot.Folder, repo.RepoId, new HubOrigin(repo.RepoId, repo.RevisionOrDefault, snapshot.Commit), converted);
     }
 
     /// <summary>config.json and what the checks read: the preprocessor, generation settings and vocabulary files present.</summary>

@@ -78,15 +78,20 @@ public sealed class HubModelTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_second_start_uses_the_cache_and_a_pinned_commit_needs_no_hub_at_all()
+    public async Task A_second_start_uses_the_cache_and_the_converted_weights_and_a_pinned_commit_needs_no_hub_at_all()
     {
         using (var first = Service())
             await first.ReadyClientAsync();
         Assert.Equal(1, hub.TransfersOf(Weights));
+        // Converted once, kept beside huggingface_hub's files of that commit; later starts load it.
+        var converted = Path.Combine(cache, "models--tiny--vit-gpt2", "captionservice", commit, Weights);
+        Assert.True(File.Exists(converted));
+        var written = File.GetLastWriteTimeUtc(converted);
 
         using (var second = Service())
             await second.ReadyClientAsync();
         Assert.Equal(1, hub.TransfersOf(Weights));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(converted));
 
         int before = hub.Requests.Count;
         using var pinned = Service($"hf:{Repo}@{commit}");

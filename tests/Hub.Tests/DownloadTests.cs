@@ -27,6 +27,7 @@ public class DownloadTests
         Assert.Equal(Repo, model.Id);
         Assert.Equal(new HubOrigin(Repo, "main", bed.Commit), model.Hub);
         Assert.Equal(Path.Combine(bed.RepoFolder, "snapshots", bed.Commit), model.Directory);
+        Assert.Equal(Path.Combine(bed.RepoFolder, "captionservice", bed.Commit, Weights), model.ConvertedWeights); // where a loader keeps its conversion
         Assert.Equal(bed.Commit, File.ReadAllText(Path.Combine(bed.RepoFolder, "refs", "main")));
         var weights = bed.File(Weights);
         var link = new FileInfo(Path.Combine(model.Directory, Weights));

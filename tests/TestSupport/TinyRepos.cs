@@ -1,4 +1,5 @@
 using System.Collections;
+using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -52,28 +53,10 @@ public static partial class TinyRepos
         }
         try
         {
-            var tensors = new Dictionary<string, Tensor>();
-            foreach (var (name, t) in ImportPlan.TensorsOf(model))
-                tensors[name] = Conv1D().IsMatch(name) ? t.detach().t().contiguous() : t.detach().contiguous(); // GPT-2 stores Conv1D [in, out]
-            tensors["decoder.lm_head.weight"] = tensors["decoder.transformer.wte.weight"]; // transformers saves the tied head too
-
-            var config = VitGpt2Json(VitGpt2Config);
+            var config = VitGpt2Json(model.Config);
             editConfig?.Invoke(config);
-            var files = new List<HubFile>
-            {
-                Json("config.json", config),
-                Json("preprocessor_config.json", new JsonObject
-                {
-                    ["do_normalize"] = true, ["do_resize"] = true, ["feature_extractor_type"] = "ViTFeatureExtractor",
-                    ["image_mean"] = new JsonArray(0.5, 0.5, 0.5), ["image_std"] = new JsonArray(0.5, 0.5, 0.5), ["resample"] = 2,
-                    ["size"] = VitGpt2Config.ImageSize,
-                }),
-                HubFile.FromBytes("vocab.json", JsonSerializer.SerializeToUtf8Bytes(Gpt2Vocabulary.Tokens)),
-                HubFile.FromText("merges.txt", "#version: 0.2\nĠ t\n"),
-                Json("tokenizer_config.json", new JsonObject { ["tokenizer_class"] = "GPT2Tokenizer", ["model_max_length"] = 1024 }),
-                HubFile.FromText("README.md", "---\ntags: [image-to-text]\n---\n# tiny vit-gpt2\n"),
-                Weights(weights, tensors),
-            };
+            var files = SmallVitGpt2Files(model.Config, config);
+            files.Add(Weights(weights, HfTensors(model)));
             if (generation is not null) files.Add(Json("generation_config.json", generation));
             return files;
         }
@@ -82,6 +65,33 @@ public static partial class TinyRepos
             made?.Dispose();
         }
     }
+
+    /// <summary>A model's state dict under the HF VisionEncoderDecoder's names and layouts (GPT-2's Conv1D weights [in, out],
+    /// the tied <c>lm_head</c> saved too, as transformers does). The tensors share or copy the model's; dispose them with a scope.</summary>
+    public static Dictionary<string, Tensor> HfTensors(Captioner model)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, t) in ImportPlan.TensorsOf(model))
+            tensors[name] = Conv1D().IsMatch(name) ? t.detach().t().contiguous() : t.detach().contiguous();
+        tensors["decoder.lm_head.weight"] = tensors["decoder.transformer.wte.weight"];
+        return tensors;
+    }
+
+    /// <summary>Everything of an nlpconnect-like repository but the weights.</summary>
+    public static List<HubFile> SmallVitGpt2Files(ModelConfig model, JsonObject config) =>
+    [
+        Json("config.json", config),
+        Json("preprocessor_config.json", new JsonObject
+        {
+            ["do_normalize"] = true, ["do_resize"] = true, ["feature_extractor_type"] = "ViTFeatureExtractor",
+            ["image_mean"] = new JsonArray(0.5, 0.5, 0.5), ["image_std"] = new JsonArray(0.5, 0.5, 0.5), ["resample"] = 2,
+            ["size"] = model.ImageSize,
+        }),
+        HubFile.FromBytes("vocab.json", JsonSerializer.SerializeToUtf8Bytes(Gpt2Vocabulary.Tokens)),
+        HubFile.FromText("merges.txt", "#version: 0.2\nĠ t\n"),
+        Json("tokenizer_config.json", new JsonObject { ["tokenizer_class"] = "GPT2Tokenizer", ["model_max_length"] = 1024 }),
+        HubFile.FromText("README.md", "---\ntags: [image-to-text]\n---\n# vit-gpt2 look-alike\n"),
+    ];
 
     /// <summary>The captioner a <see cref="VitGpt2"/> repository with this seed holds.</summary>
     public static Captioner VitGpt2Model(int seed = 1)
@@ -247,6 +257,7 @@ public static partial class TinyRepos
         return file;
     }
 
+    /// <summary>safetensors for <c>*.safetensors</c>; else a PyTorch zip with its entries stored uncompressed, as torch.save writes them.</summary>
     public static void WriteWeights(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
         var stored = tensors.ToDictionary(e => e.Key, e => e.Value);
@@ -254,8 +265,19 @@ public static partial class TinyRepos
         {
             using var stream = File.Create(path);
             Safetensors.SaveStateDict(stream, stored);
+            return;
         }
-        else PyTorchPickler.PickleStateDict(path, new Hashtable(stored));
+        var deflated = path + ".deflated";
+        PyTorchPickler.PickleStateDict(deflated, new Hashtable(stored)); // PyBridge compresses its entries; torch.save does not
+        using (var source = ZipFile.OpenRead(deflated))
+        using (var target = ZipFile.Open(path, ZipArchiveMode.Create))
+            foreach (var entry in source.Entries)
+            {
+                using var read = entry.Open();
+                using var write = target.CreateEntry(entry.FullName, CompressionLevel.NoCompression).Open();
+                read.CopyTo(write);
+            }
+        File.Delete(deflated);
     }
 
     private static HubFile Json(string name, JsonNode node) => HubFile.FromText(name, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

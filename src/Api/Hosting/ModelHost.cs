@@ -43,9 +43,9 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             if (o.Threads > 0) torch.set_num_threads(o.Threads);
             var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
             var fetch = Stopwatch.StartNew();
-            var (checkpoint, id, hub) = o.UsesHub
+            var (checkpoint, id, hub, converted) = o.UsesHub
                 ? await FetchAsync(o.Checkpoint!.Trim(), cancellationToken)
-                : (o.CheckpointDirectory, Path.GetFileName(Path.TrimEndingDirectorySeparator(o.CheckpointDirectory)), null);
+                : (o.CheckpointDirectory, Path.GetFileName(Path.TrimEndingDirectorySeparator(o.CheckpointDirectory)), null, null);
             fetch.Stop();
             if (o.UsesBuiltInModel)
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint}. {Notice}",
@@ -55,7 +55,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             var load = Stopwatch.StartNew();
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
             bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
-            var model = Checkpoint.Load(checkpoint, device).ToPrecision(dtype, mixed);
+            var model = Checkpoint.Load(checkpoint, device, convertedWeights: converted).ToPrecision(dtype, mixed);
             model.eval();
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();
@@ -86,7 +86,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
     }
 
     /// <summary>The Hub model's files in the cache (downloaded when missing): its folder, OWNER/NAME and commit.</summary>
-    private async Task<(string Folder, string Id, HubOrigin? Hub)> FetchAsync(string reference, CancellationToken cancellationToken)
+    private async Task<(string Folder, string Id, HubOrigin? Hub, string? Converted)> FetchAsync(string reference, CancellationToken cancellationToken)
     {
         var settings = HubSettings.From(name => configuration is null ? Environment.GetEnvironmentVariable(name) : configuration[name]);
         _state = $"fetching {reference} from the Hub";
@@ -96,7 +96,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         using var source = new ModelSource(settings, warn: message => logger.LogWarning("{Warning}", message));
         var resolved = await source.ResolveAsync(reference, ModelPurpose.Captioner, new DownloadLog(this, logger), cancellationToken);
         logger.LogInformation("{Reference} is {Repo} at commit {Commit}, in {Folder}", reference, resolved.Id, resolved.Hub!.Commit, resolved.Directory);
-        return (resolved.Directory, resolved.Id, resolved.Hub);
+        return (resolved.Directory, resolved.Id, resolved.Hub, resolved.ConvertedWeights);
     }
 
     /// <summary>Download progress into <see cref="State"/> (every report) and the log (every 10% or 10 s).</summary>

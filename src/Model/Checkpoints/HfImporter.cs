@@ -29,6 +29,33 @@ public static class HfImporter
             initialize: false); // every parameter comes from the file (the plan refuses anything missing)
     }
 
+    /// <summary>
+    /// The model of an HF directory, converted at load; with <paramref name="convertedWeights"/>, converted once: read
+    /// from that file (our layout: no transposes or tie check to redo) when it is there and fits the config read now,
+    /// else imported and written there for next time (atomically; a cache that cannot be written is only not used).
+    /// </summary>
+    public static Captioner Load(string dir, string? convertedWeights)
+    {
+        if (convertedWeights is not null && File.Exists(convertedWeights))
+        {
+            try
+            {
+                return Checkpoint.LoadWeights(ReadConfig(dir), convertedWeights);
+            }
+            catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException)
+            {
+                File.Delete(convertedWeights); // from another version of the config, or damaged: converted again below
+            }
+        }
+        var model = Import(dir).Model;
+        if (convertedWeights is not null)
+        {
+            try { Checkpoint.SaveWeights(model, convertedWeights); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // read-only: convert at every load
+        }
+        return model;
+    }
+
     /// <summary>The name/shape mapping, without tensors.</summary>
     public static ImportPlan Plan(IReadOnlyDictionary<string, long[]> source, IReadOnlyDictionary<string, long[]> model, string path = "checkpoint") =>
         ImportPlan.Build([new WeightFile("", path, source, Map)], model);

@@ -51,7 +51,7 @@ internal sealed class ModelArguments
         if (reference is not null)
         {
             var resolved = HubModels.Resolve(reference, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
-            model = Model.Checkpoints.Checkpoint.Load(resolved.Directory, device);
+            model = Model.Checkpoints.Checkpoint.Load(resolved.Directory, device, convertedWeights: resolved.ConvertedWeights);
             source = HubModels.Describe(resolved);
         }
         else

@@ -68,7 +68,11 @@ internal static class TrainCommand
             {
                 var (dir, name) = (result.GetValue(checkpoint), result.GetValue(preset));
                 if ((dir is null) == (name is null)) throw new CliException("give exactly one of --checkpoint DIR|hf:OWNER/NAME, --preset NAME or --resume DIR");
-                if (dir is not null) model = Checkpoint.Load(HubModels.Resolve(dir, ModelPurpose.Captioner, result.InvocationConfiguration.Error).Directory, dev);
+                if (dir is not null)
+                {
+                    var resolved = HubModels.Resolve(dir, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
+                    model = Checkpoint.Load(resolved.Directory, dev, convertedWeights: resolved.ConvertedWeights);
+                }
                 else
                 {
                     torch.manual_seed(result.GetValue(seed) ?? 0);
