@@ -46,11 +46,7 @@ public static partial class TinyRepos
     {
         using var scope = NewDisposeScope();
         Captioner? made = null;
-        if (model is null)
-        {
-            torch.manual_seed(seed);
-            model = made = new Captioner(VitGpt2Config);
-        }
+        model ??= made = VitGpt2Model(seed);
         try
         {
             var config = VitGpt2Json(model.Config);
@@ -94,10 +90,18 @@ public static partial class TinyRepos
     ];
 
     /// <summary>The captioner a <see cref="VitGpt2"/> repository with this seed holds.</summary>
+    /// <remarks>Its values come from a generator of its own, not torch's global one, which tests running at the same time share.</remarks>
     public static Captioner VitGpt2Model(int seed = 1)
     {
-        torch.manual_seed(seed);
-        var model = new Captioner(VitGpt2Config);
+        var model = new Captioner(VitGpt2Config, initialize: false);
+        var g = new Generator((ulong)seed);
+        using (no_grad())
+        using (NewDisposeScope())
+            foreach (var (name, p) in ImportPlan.TensorsOf(model).OrderBy(e => e.Key, StringComparer.Ordinal))
+            {
+                bool norm = p.dim() == 1 && name.EndsWith(".weight", StringComparison.Ordinal) && (name.Contains("norm") || name.Contains("ln_"));
+                p.copy_(norm ? 1 + 0.05 * randn(p.shape, generator: g) : 0.05 * randn(p.shape, generator: g));
+            }
         model.eval();
         return model;
     }

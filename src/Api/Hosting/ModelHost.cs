@@ -99,18 +99,18 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         return (resolved.Directory, resolved.Id, resolved.Hub, resolved.ConvertedWeights);
     }
 
-    /// <summary>Download progress into <see cref="State"/> (every report) and the log (every 10% or 10 s).</summary>
+    /// <summary>Download progress into <see cref="State"/> (every report) and the log (each file, every 10% or 10 s).</summary>
     private sealed class DownloadLog(ModelHost host, ILogger logger) : IProgress<HubProgress>
     {
         private readonly Stopwatch sinceLog = new();
-        private int loggedTenth = -1;
+        private (string File, int Tenth) logged;
 
         public void Report(HubProgress p)
         {
             host._state = $"downloading model {p}";
-            int tenth = (int)(p.Fraction * 10);
-            if (tenth == loggedTenth && sinceLog.IsRunning && sinceLog.Elapsed < TimeSpan.FromSeconds(10)) return;
-            (loggedTenth, _) = (tenth, 0);
+            var now = (p.File, (int)(p.Fraction * 10));
+            if (now == logged && sinceLog.IsRunning && sinceLog.Elapsed < TimeSpan.FromSeconds(10)) return;
+            logged = now;
             sinceLog.Restart();
             logger.LogInformation("Downloading {Repo}: {File}, {Progress}", p.Repo, p.File, p.ToString());
         }

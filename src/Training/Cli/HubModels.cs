@@ -63,13 +63,13 @@ internal static class HubModels
     private sealed class PlainLines(TextWriter error) : IProgress<HubProgress>
     {
         private readonly System.Diagnostics.Stopwatch sinceLine = new();
-        private int tenth = -1;
+        private (string File, int Tenth) last;
 
         public void Report(HubProgress p)
         {
-            int now = (int)(p.Fraction * 10);
-            if (now == tenth && sinceLine.IsRunning && sinceLine.Elapsed < TimeSpan.FromSeconds(10)) return;
-            tenth = now;
+            var now = (p.File, (int)(p.Fraction * 10));
+            if (now == last && sinceLine.IsRunning && sinceLine.Elapsed < TimeSpan.FromSeconds(10)) return;
+            last = now;
             sinceLine.Restart();
             error.WriteLine($"downloading {p.Repo}: {p.File} {p}");
         }
