@@ -1,4 +1,5 @@
 using System.Net;
+using CaptionService.Api.Options;
 using CaptionService.Model;
 
 namespace CaptionService.Api.Tests;
@@ -45,6 +46,26 @@ public class ModelAndHealthTests(ApiFixture api)
         var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
         Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
+        Assert.False(model.TryGetProperty("hub", out _));
+    }
+
+    [Fact]
+    public async Task The_demo_model_says_it_only_knows_shapes_and_how_to_serve_a_real_model_everywhere()
+    {
+        var model = await Http.Json(await api.Client.GetAsync("/model"));
+        Assert.Equal(ModelNotice.Demo, model.GetProperty("notice").GetString());
+        Assert.Contains("coloured circles, squares and triangles", ModelNotice.Demo);
+        Assert.Contains("Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning", ModelNotice.Demo);
+
+        var caption = await Http.Json(await api.Client.PostAsync("/captions", Http.Form(Images.Png(16, 16), ("max_tokens", "2"))));
+        Assert.Equal(ModelNotice.Demo, caption.GetProperty("model").GetProperty("notice").GetString());
+
+        var swagger = await Http.Json(await api.Client.GetAsync("/swagger/v1/swagger.json"));
+        var description = swagger.GetProperty("info").GetProperty("description").GetString()!;
+        Assert.Contains("serving the built-in demo checkpoint (demo-tiny). " + ModelNotice.Demo, description);
+
+        var page = await api.Client.GetStringAsync("/");
+        Assert.Contains("id=\"model-notice\"", page); // filled from /model's notice (tests/Deploy.Tests drives it in a browser)
     }
 
     [Fact]

@@ -74,6 +74,24 @@ public class StartupTests
         }
     }
 
+    [Theory]
+    [InlineData("hf:gpt2", "give the owner and the name of the repository: hf:OWNER/NAME or hf:OWNER/NAME@REVISION")]
+    [InlineData("hf:nlpconnect/vit gpt2", "the name 'vit gpt2' is not a valid repository name")]
+    [InlineData("hf:nlpconnect/vit-gpt2-image-captioning@../x", "the revision '../x' is not a branch, tag or commit name")]
+    public void A_malformed_hub_reference_is_refused_naming_the_setting(string value, string says)
+    {
+        var failure = Assert.Single(new CaptionerOptionsValidator().Validate(null, new CaptionerOptions { Checkpoint = value, Device = "cpu" }).Failures!);
+        Assert.StartsWith($"Captioner:Checkpoint: '{value}': ", failure);
+        Assert.Contains(says, failure);
+    }
+
+    [Fact]
+    public void A_hub_reference_is_valid_without_asking_the_hub()
+    {
+        var options = new CaptionerOptions { Checkpoint = "hf:nlpconnect/vit-gpt2-image-captioning@main", Device = "cpu" };
+        Assert.True(new CaptionerOptionsValidator().Validate(null, options).Succeeded);
+    }
+
     [Fact]
     public void The_defaults_are_valid()
     {

@@ -92,7 +92,7 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
                 model.Pipeline.Tokenizer.Decode(done.Sequence.Tokens),
                 done.Sequence.Tokens.Length,
                 used,
-                new ModelRef(model.Id),
+                new ModelRef(model.Id, model.Notice),
                 new CaptionTimings(Ms(done.Queue), Ms(preprocess.Elapsed), Ms(done.Encode), Ms(done.Decode), Ms(clock.Elapsed))));
         }
         return (answers, null);

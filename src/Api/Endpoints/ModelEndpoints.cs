@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
@@ -15,6 +16,8 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="MklIntelPath">Whether MKL's fp32 GEMM takes its fast (Intel) path on this CPU, and why (on/off: reason).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 /// <param name="Preprocessing">What every image goes through before the model.</param>
+/// <param name="Hub">For a model given as hf:OWNER/NAME[@REVISION]: the repository, the revision asked for and the commit served.</param>
+/// <param name="Notice">For the built-in demo model: that it only knows coloured shapes, and how to serve a real model.</param>
 public sealed record ModelInfo(
     string Id,
     string Checkpoint,
@@ -29,7 +32,16 @@ public sealed record ModelInfo(
     double WarmupMs,
     ServiceLimits Limits,
     JsonElement Config,
-    PreprocessingInfo Preprocessing);
+    PreprocessingInfo Preprocessing,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] HubModelInfo? Hub = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Notice = null);
+
+/// <summary>Where a Hub model came from.</summary>
+/// <param name="Repo">OWNER/NAME on the Hub.</param>
+/// <param name="Revision">The branch, tag or commit asked for (main when none was).</param>
+/// <param name="Commit">The commit whose files are served.</param>
+/// <param name="FetchMs">Finding the files, and downloading them when they were not in the cache.</param>
+public sealed record HubModelInfo(string Repo, string Revision, string Commit, double FetchMs);
 
 /// <summary>The preprocessing in use: the checkpoint's <c>preprocessing</c> section, or the legacy steps
 /// (ImageSharp's bicubic) for a checkpoint written before there was one.</summary>
@@ -56,7 +68,8 @@ public static class ModelEndpoints
             .WithName("GetModel")
             .WithTags("Model")
             .WithSummary("The model being served")
-            .WithDescription("Checkpoint, config, image preprocessing, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads.")
+            .WithDescription("Checkpoint (and, for a Hugging Face Hub model, its repository and commit), config, image preprocessing, parameter counts, device and dtype, "
+                + "and the limits this service applies. 503 while the model downloads or loads.")
             .Produces<ModelInfo>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
@@ -88,6 +101,8 @@ public static class ModelEndpoints
             new ServiceLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity,
                 options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes),
             JsonSerializer.SerializeToElement(m.Config, ModelConfig.Json),
-            Preprocessing(m.Config)));
+            Preprocessing(m.Config),
+            m.Hub is { } hub ? new HubModelInfo(hub.Repo, hub.Revision, hub.Commit, Math.Round(m.FetchTime?.TotalMilliseconds ?? 0, 1)) : null,
+            m.Notice));
     }
 }

@@ -1,3 +1,4 @@
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Imaging;
 
@@ -14,7 +15,9 @@ public sealed class CaptionerOptions
     /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-tiny).</summary>
     public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-tiny");
 
-    /// <summary>A checkpoint directory (config.json + model.safetensors); empty: the built-in demo checkpoint.</summary>
+    /// <summary>A checkpoint directory (ours, or an HF VisionEncoderDecoder ViT-GPT2 folder), or a model on the Hugging Face
+    /// Hub, <c>hf:OWNER/NAME[@REVISION]</c> (downloaded into huggingface_hub's cache on start, then loaded from there);
+    /// empty: the built-in demo checkpoint.</summary>
     public string? Checkpoint { get; set; }
 
     /// <summary>"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N".</summary>
@@ -53,8 +56,23 @@ public sealed class CaptionerOptions
 
     public bool UsesBuiltInModel => string.IsNullOrWhiteSpace(Checkpoint);
 
-    /// <summary>The checkpoint directory to load, as a full path.</summary>
+    /// <summary>Checkpoint names a model on the Hugging Face Hub (<c>hf:...</c>).</summary>
+    public bool UsesHub => ModelReference.IsHub(Checkpoint);
+
+    /// <summary>The checkpoint directory to load, as a full path (not for a Hub model, whose folder is known once fetched).</summary>
     public string CheckpointDirectory => UsesBuiltInModel ? BuiltInCheckpoint : Path.GetFullPath(Checkpoint!);
 
+    /// <summary>What is served, in words, for the API description and the logs.</summary>
+    public string Describe() => UsesBuiltInModel
+        ? "the built-in demo checkpoint (demo-tiny)"
+        : UsesHub ? $"{Checkpoint!.Trim()}, from the Hugging Face Hub" : $"the checkpoint {Path.GetFileName(Path.TrimEndingDirectorySeparator(CheckpointDirectory))}";
+
     public ImageLimits ToImageLimits() => new() { MaxBytes = MaxUploadBytes, MaxPixels = MaxPixels };
+}
+
+/// <summary>What the service says alongside the built-in demo model's answers.</summary>
+public static class ModelNotice
+{
+    public const string Demo = "The built-in demo model only knows coloured circles, squares and triangles; to caption photos, "
+        + "serve a real model, e.g. Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning.";
 }

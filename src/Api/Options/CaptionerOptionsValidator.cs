@@ -1,3 +1,4 @@
+using CaptionService.Hub;
 using CaptionService.Model;
 using Microsoft.Extensions.Options;
 using static TorchSharp.torch;
@@ -13,7 +14,12 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         const string S = CaptionerOptions.Section;
 
         var dir = options.CheckpointDirectory;
-        if (!Directory.Exists(dir))
+        if (options.UsesHub)
+        {
+            // Syntax only: the Hub is asked when the model loads, in the background.
+            if (!ModelReference.TryParse(options.Checkpoint, out _, out var problem)) errors.Add($"{S}:Checkpoint: {problem}");
+        }
+        else if (!Directory.Exists(dir))
             errors.Add(options.UsesBuiltInModel
                 ? $"{S}:Checkpoint: the built-in demo checkpoint is missing from '{dir}' (a broken build or publish?); set a checkpoint directory"
                 : $"{S}:Checkpoint: directory '{dir}' does not exist (leave it empty for the built-in demo checkpoint)");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Training.Bench;
 
@@ -23,7 +24,7 @@ internal static class BenchCommand
         var seedCaptions = new Option<int>("--seed-captions") { Description = "Captions decoded the seed's way per preset (seconds each at full size; 0: skip)", DefaultValueFactory = _ => 3 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (auto: CUDA when present)", DefaultValueFactory = _ => "auto" };
         var dtypes = new Option<string>("--dtypes") { Description = "Precisions to compare with fp32 (always measured): bf16, fp16 (CUDA), and NAME-mixed for float32 norms and residual stream", DefaultValueFactory = _ => "bf16,bf16-mixed" };
-        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Trained checkpoint for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-tiny)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Trained checkpoint (a directory or hf:OWNER/NAME) for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-tiny)" };
         var agreementImages = new Option<int>("--agreement-images") { Description = "Synthetic test images for the agreement", DefaultValueFactory = _ => 300 };
         var budget = new Option<double>("--memory-budget") { Description = "Memory budget in GiB for the largest-batch estimate", DefaultValueFactory = _ => 8 };
         var leak = new Option<int>("--leak-captions") { Description = "Captions for the steady-state leak check (0: skip)", DefaultValueFactory = _ => 1000 };
@@ -51,7 +52,9 @@ internal static class BenchCommand
             var precisions = result.GetValue(dtypes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(BenchPrecision.Parse).ToList();
             foreach (var p in precisions) TorchRuntime.CheckSupported(dev, p.DType == TorchSharp.torch.ScalarType.Float16 ? Precision.Fp16 : Precision.Bf16);
-            var ckpt = result.GetValue(checkpoint)?.FullName ?? DefaultCheckpoint();
+            var ckpt = result.GetValue(checkpoint) is { } given
+                ? HubModels.Resolve(given, ModelPurpose.Captioner, result.InvocationConfiguration.Error).Directory
+                : DefaultCheckpoint();
             if (ckpt is not null && !File.Exists(Path.Combine(ckpt, "config.json")))
                 throw new CliException($"--checkpoint {ckpt}: no config.json there");
             var settings = new BenchSettings

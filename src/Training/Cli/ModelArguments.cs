@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
 using TorchSharp;
@@ -9,7 +10,10 @@ namespace CaptionService.Training.Cli;
 /// and where it runs.</summary>
 internal sealed class ModelArguments
 {
-    public Option<DirectoryInfo?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint directory (config.json + model.safetensors)" };
+    public Option<string?> Checkpoint { get; } = new("--checkpoint")
+    {
+        Description = "Checkpoint directory (ours, or an HF ViT-GPT2 VisionEncoderDecoder folder), or hf:OWNER/NAME[@REVISION] on the Hugging Face Hub",
+    };
     public Option<string?> Preset { get; } = new("--preset") { Description = $"Random weights of a preset instead: {string.Join(", ", Presets.All.Keys)}" };
     public Option<long> Seed { get; } = new("--init-seed") { Description = "Seed for --preset's random weights", DefaultValueFactory = _ => 0 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
@@ -34,19 +38,20 @@ internal sealed class ModelArguments
     /// <summary>Builds or loads the model on the chosen device and precision, in eval mode.</summary>
     public (Captioner Model, string Source) Load(ParseResult result, bool place = true)
     {
-        var dir = result.GetValue(Checkpoint);
+        var reference = result.GetValue(Checkpoint);
         var preset = result.GetValue(Preset);
-        if ((dir is null) == (preset is null))
-            throw new CliException("give exactly one of --checkpoint DIR or --preset NAME");
+        if ((reference is null) == (preset is null))
+            throw new CliException("give exactly one of --checkpoint DIR|hf:OWNER/NAME or --preset NAME");
         var device = place ? TorchRuntime.ResolveDevice(result.GetValue(Device)!) : torch.CPU;
         var precision = place ? TorchRuntime.ResolvePrecision(result.GetValue(DType)!, device).Precision : Precision.Fp32;
         var dtype = TorchRuntime.ScalarTypeOf(precision);
         Captioner model;
         string source;
-        if (dir is not null)
+        if (reference is not null)
         {
-            model = Model.Checkpoints.Checkpoint.Load(dir.FullName, device);
-            source = dir.FullName;
+            var resolved = HubModels.Resolve(reference, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
+            model = Model.Checkpoints.Checkpoint.Load(resolved.Directory, device, convertedWeights: resolved.ConvertedWeights);
+            source = HubModels.Describe(resolved);
         }
         else
         {
