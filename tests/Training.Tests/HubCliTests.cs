@@ -108,4 +108,46 @@ public sealed class HubCliTests : IAsyncLifetime
         Assert.StartsWith("error: hf:openai-community/gpt2: config.json: a Hugging Face gpt2 model, not a timm ViT", error.Trim().Split('\n')[^1]);
         Assert.DoesNotContain("model.safetensors", error);
     }
+
+    [Fact]
+    public async Task Two_captioner_processes_pulling_one_model_into_one_cache_download_it_once_and_both_caption()
+    {
+        var image = Png();
+        var weights = "model.safetensors";
+        var hold = hub.HoldNext(weights, 1000); // the first process holds the blob's lock mid-transfer
+        var first = StartCaptioner(image);
+        await hold.Reached.WaitAsync(TimeSpan.FromMinutes(2));
+        var second = StartCaptioner(image); // a separate process: its own lock on huggingface_hub's lock file
+        await Task.Delay(1500);
+        Assert.False(second.HasExited, "the second process finished while the first still held the weights");
+        hold.Release();
+
+        var results = await Task.WhenAll(Finish(first), Finish(second));
+        using var original = TinyRepos.VitGpt2Model(seed: 1);
+        var expected = new CaptionPipeline(original).Caption([File.ReadAllBytes(image)], original.Config.Decoding with { MaxNewTokens = 6 })[0].Text;
+        Assert.All(results, r => Assert.True(r.Code == 0 && r.Out.Trim() == expected, $"exit {r.Code}: {r.Out}{r.Err}"));
+        Assert.Equal(1, hub.TransfersOf(weights));
+        var blobs = Directory.GetFiles(Path.Combine(dir, "cache", "models--tiny--vit-gpt2", "blobs"));
+        Assert.DoesNotContain(blobs, b => b.EndsWith(".incomplete", StringComparison.Ordinal));
+    }
+
+    private System.Diagnostics.Process StartCaptioner(string image)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "captioner.dll"), "caption", "--checkpoint", $"hf:{Repo}", image, "--max-tokens", "6" })
+            start.ArgumentList.Add(a);
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
+    private static async Task<(int Code, string Out, string Err)> Finish(System.Diagnostics.Process process)
+    {
+        using (process)
+        {
+            var (output, error) = (process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            await process.WaitForExitAsync(timeout.Token);
+            return (process.ExitCode, await output, await error);
+        }
+    }
 }
