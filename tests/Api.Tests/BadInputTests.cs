@@ -88,7 +88,7 @@ public class BadInputTests(ApiFixture api)
 
     [Theory]
     [InlineData("decoding", "nucleus", "greedy, sample, beam")]
-    [InlineData("temperature", "0", "positive")]
+    [InlineData("temperature", "0", "from 0.01 to 100")]
     [InlineData("temperature", "warm", "number")]
     [InlineData("top_k", "-1", "top_k")]
     [InlineData("top_k", "2.5", "integer")]

@@ -87,19 +87,10 @@ public class StartupTests
 
         var e = Record.Exception(() => factory.CreateClient());
 
-        // The host fails to start. Which exception the factory sees is a race in WebApplicationFactory:
-        // the validation failure itself, or ObjectDisposedException when the app's Run() has already
-        // disposed the failed host. When it is the former, it names both settings.
-        Assert.NotNull(e);
-        if (e is OptionsValidationException validation)
-        {
-            Assert.Contains("Captioner:Device", validation.Message);
-            Assert.Contains("Captioner:DType", validation.Message);
-        }
-        else
-        {
-            Assert.IsType<ObjectDisposedException>(e);
-        }
+        // The settings check ends Program before it builds a host (its lines go to the console: the
+        // real process's output is checked by Invalid_settings_end_the_real_process_with_one_line).
+        var failure = Assert.IsType<InvalidOperationException>(e);
+        Assert.Contains("without ever building an IHost", failure.Message);
     }
 
     [Fact]
@@ -132,7 +123,7 @@ public class StartupTests
 
             var info = await Http.Json(await client.GetAsync("/model"));
             Assert.Equal("my-captioner", info.GetProperty("id").GetString());
-            Assert.Equal(dir, info.GetProperty("checkpoint").GetString());
+            Assert.DoesNotContain(Path.GetDirectoryName(dir)!, info.GetRawText());
             Assert.False(info.GetProperty("built_in").GetBoolean());
             Assert.Equal("bf16", info.GetProperty("dtype").GetString());
             Assert.True(info.GetProperty("mixed_precision").GetBoolean());

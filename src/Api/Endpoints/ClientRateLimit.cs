@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
 using CaptionService.Api.Telemetry;
 using Microsoft.AspNetCore.RateLimiting;
@@ -8,9 +9,11 @@ namespace CaptionService.Api.Endpoints;
 
 /// <summary>
 /// Per-client rate limiting of caption requests with ASP.NET Core's rate limiter: a token bucket of
-/// <see cref="CaptionerOptions.RateLimitPerMinute"/> requests per minute for each client (its API
-/// key when it sends one, else its address). Off (no limit) when the setting is 0. Refused requests
-/// get 429 with Retry-After as a problem.
+/// <see cref="CaptionerOptions.RateLimitPerMinute"/> requests per minute for each client
+/// (<see cref="ClientIdentity"/>: its valid API key when keys are configured, else its address; a
+/// header the client chooses is never a partition, or a new value per request would escape the
+/// limit). It runs after <see cref="AccessControl"/> and before the body is read. Off (no limit)
+/// when the setting is 0. Refused requests get 429 with Retry-After as a problem.
 /// </summary>
 public static class ClientRateLimit
 {
@@ -25,10 +28,7 @@ public static class ClientRateLimit
             {
                 int perMinute = Unvalidated(context);
                 if (perMinute <= 0) return RateLimitPartition.GetNoLimiter("all");
-                var client = context.Request.Headers[ApiKeyFilter.Header].ToString() is { Length: > 0 } key
-                    ? "key:" + key
-                    : "ip:" + context.Connection.RemoteIpAddress;
-                return RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
+                return RateLimitPartition.GetTokenBucketLimiter(ClientIdentity.Of(context), _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = perMinute,
                     TokensPerPeriod = perMinute,
@@ -42,6 +42,7 @@ public static class ClientRateLimit
                 http.RequestServices.GetRequiredService<CaptionMetrics>().Request("rate-limited");
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
                 http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                EarlyAnswer.SkipBody(http);
                 await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
                     detail: $"At most {Unvalidated(http)} caption requests per minute per client; retry after {retryAfter.TotalSeconds:0} s.",
                     extensions: new Dictionary<string, object?> { ["reason"] = "rate-limited" }).ExecuteAsync(http);

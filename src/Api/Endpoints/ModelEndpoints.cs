@@ -7,14 +7,12 @@ using CaptionService.Model;
 
 namespace CaptionService.Api.Endpoints;
 
-/// <summary>What GET /model reports.</summary>
-/// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
-/// <param name="Checkpoint">The checkpoint directory (full path).</param>
+/// <summary>What GET /model reports (never a filesystem path: the service's layout is nobody's business).</summary>
+/// <param name="Id">Short name, as in every caption's <c>model.id</c>: the checkpoint directory's name.</param>
 /// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers and the LM head use that dtype (Captioner:MixedPrecision).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 public sealed record ModelInfo(
     string Id,
-    string Checkpoint,
     bool BuiltIn,
     string Device,
     string Dtype,
@@ -40,10 +38,12 @@ public static class ModelEndpoints
     public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/model", GetModel)
+            .WithMetadata(RequiresApiKey.Instance)
             .WithName("GetModel")
             .WithTags("Model")
             .WithSummary("The model being served")
-            .WithDescription("Checkpoint, config, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads.")
+            .WithDescription("Checkpoint name, config, parameter counts, device and dtype, and the limits this service applies. 503 while the model loads. "
+                + "Needs an API key when the service has keys.")
             .Produces<ModelInfo>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
@@ -55,7 +55,6 @@ public static class ModelEndpoints
         var p = m.Parameters;
         return TypedResults.Ok(new ModelInfo(
             m.Id,
-            m.Checkpoint,
             m.BuiltIn,
             m.DeviceName,
             m.DTypeName,
