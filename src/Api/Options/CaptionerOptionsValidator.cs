@@ -77,8 +77,8 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         long largest = options.MaxPixels > (long.MaxValue - options.MaxUploadBytes) / DecodeCost.MaxBytesPerPixel ? long.MaxValue
             : options.MaxUploadBytes + options.MaxPixels * DecodeCost.MaxBytesPerPixel;
         if (largest > (long)options.DecodeMemoryMegabytes << 20)
-            errors.Add($"{S}:DecodeMemoryMegabytes: must hold the largest image accepted, {S}:MaxPixels ({options.MaxPixels:N0}) x "
-                + $"{DecodeCost.MaxBytesPerPixel} bytes (lossless WebP) + {S}:MaxUploadBytes ({options.MaxUploadBytes:N0}) = "
+            errors.Add($"{S}:DecodeMemoryMegabytes: must hold the largest image accepted, {S}:MaxPixels ({options.MaxPixels}) x "
+                + $"{DecodeCost.MaxBytesPerPixel} bytes (lossless WebP) + {S}:MaxUploadBytes ({options.MaxUploadBytes}) = "
                 + $"{(largest == long.MaxValue ? "more than 8 EiB" : $"{(largest + (1 << 20) - 1) >> 20:N0} MiB")}; raise it or lower MaxPixels (got {options.DecodeMemoryMegabytes})");
     }
 
