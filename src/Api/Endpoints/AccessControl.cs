@@ -36,6 +36,7 @@ public sealed class AccessControl
     private readonly byte[][] keys;
     private readonly PartitionedRateLimiter<string> failures;
     private readonly CaptionMetrics metrics;
+    private readonly TimeSpan oneFailure;   // the time a client address earns one more failed attempt in
 
     public AccessControl(RequestDelegate next, IOptions<CaptionerOptions> options, CaptionMetrics metrics)
     {
@@ -43,6 +44,7 @@ public sealed class AccessControl
         this.metrics = metrics;
         keys = options.Value.ApiKeys.Select(Hash).ToArray();
         int perMinute = Math.Max(1, options.Value.AuthFailuresPerMinute);
+        oneFailure = TimeSpan.FromMinutes(1.0 / perMinute);
         failures = PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(address, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = perMinute,
@@ -60,15 +62,12 @@ public sealed class AccessControl
             return;
         }
         var address = ClientIdentity.Address(context);
-        using (var left = failures.AttemptAcquire(address, permitCount: 0))
+        // Whole failures left (the bucket refills continuously; a probe of 0 permits would pass on a fraction).
+        if (failures.GetStatistics(address) is { CurrentAvailablePermits: < 1 })
         {
-            if (!left.IsAcquired)
-            {
-                await Refuse(context, StatusCodes.Status429TooManyRequests, "Too many failed API keys", "auth-throttled",
-                    "Too many requests from this address came without a valid API key; wait before trying again.",
-                    left.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1));
-                return;
-            }
+            await Refuse(context, StatusCodes.Status429TooManyRequests, "Too many failed API keys", "auth-throttled",
+                "Too many requests from this address came without a valid API key; wait before trying again.", oneFailure);
+            return;
         }
         var given = Key(context.Request);
         int match = given.Length == 0 ? -1 : Match(Hash(given));
@@ -109,7 +108,6 @@ public sealed class AccessControl
         if (context.GetEndpoint()?.Metadata.GetMetadata<CaptionIntake>() is not null) metrics.Request(reason);
         if (retryAfter is { } wait)
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        EarlyAnswer.SkipBody(context);
         return Results.Problem(statusCode: status, title: title, detail: detail,
             extensions: new Dictionary<string, object?> { ["reason"] = reason }).ExecuteAsync(context);
     }

@@ -11,7 +11,8 @@ namespace CaptionService.Api.Intake;
 /// A request that cannot have its lease waits up to <see cref="CaptionerOptions.DecodeWaitMs"/>, then
 /// gets 503. Waiting requests are served smallest first, and one extra place is kept for small
 /// images (at most <see cref="SmallPixels"/>), so an ordinary photo does not queue behind a burst of
-/// huge ones. Thread-safe.
+/// huge ones. When decoding goes idle after large images, the memory they took is handed back to
+/// the system (<see cref="NativeHeap.Trim"/>). Thread-safe.
 /// </summary>
 public sealed class DecodeGate
 {
@@ -110,14 +111,24 @@ public sealed class DecodeGate
 
     private void Release(Waiter w)
     {
+        bool trim;
         lock (sync)
         {
             running--;
             reserved -= w.Bytes;
             if (w.Place == Place.Small) smallPlaceTaken = false;
             Pump();
+            decodedSinceTrim += w.Bytes;
+            trim = running == 0 && decodedSinceTrim >= TrimAfterBytes;
+            if (trim) decodedSinceTrim = 0;
         }
+        if (trim) ThreadPool.UnsafeQueueUserWorkItem(_ => NativeHeap.Trim(), null);
     }
+
+    /// <summary>Once this much has been decoded and decoding goes idle, the native heap is trimmed.</summary>
+    private const long TrimAfterBytes = 64L << 20;
+
+    private long decodedSinceTrim;
 
     private enum Place { None, Shared, Small }
 

@@ -37,6 +37,11 @@ public sealed class CaptionerOptions
     /// <summary>Most pixels (width x height, as the image header declares them) accepted (default 40 M).</summary>
     public long MaxPixels { get; set; } = ImageLimits.Default.MaxPixels;
 
+    /// <summary>A caption request's whole body must arrive within this time (s), or 408: an upload that
+    /// stalls half-way does not hold its connection for long. (Kestrel's minimum data rate alone would
+    /// let a client that sent 128 KB at once stall for nine minutes.)</summary>
+    public double UploadTimeoutSeconds { get; set; } = 60;
+
     /// <summary>Most images in one POST /captions/batch request (default 16).</summary>
     public int MaxImagesPerRequest { get; set; } = 16;
 

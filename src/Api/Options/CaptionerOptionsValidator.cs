@@ -47,6 +47,8 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         if (options.MaxPixels < 1)
             errors.Add($"{S}:MaxPixels: must be a positive number of pixels (got {options.MaxPixels})");
 
+        if (!(options.UploadTimeoutSeconds > 0) || double.IsInfinity(options.UploadTimeoutSeconds))
+            errors.Add($"{S}:UploadTimeoutSeconds: must be a positive number of seconds (got {options.UploadTimeoutSeconds})");
         if (options.Threads < 0)
             errors.Add($"{S}:Threads: must be 0 (libtorch's default) or a number of threads (got {options.Threads})");
         if (options.MaxImagesPerRequest < 1)
