@@ -18,12 +18,14 @@ namespace CaptionService.LoadTest;
 /// and says what came back: a status code, or what happened to the connection. None may ever get
 /// a 500 or disturb anyone else.
 /// </summary>
-public sealed class Hostile(Uri service, HttpClient http, string validKey, int bombSide)
+/// <param name="validKey">a valid API key: the hostile requests get past the key check to what they attack</param>
+/// <param name="floodKey">another valid key, which the flood spends beyond its rate limit</param>
+public sealed class Hostile(Uri service, HttpClient http, string validKey, string floodKey, int bombSide)
 {
     /// <summary>The cases, in the order a worker cycles through them.</summary>
     public IReadOnlyList<(string Name, Func<string, Task<IReadOnlyList<string>>> Send)> Cases =>
     [
-        ("decoding options out of range (temperature 1e-300, NaN, huge integers...)", PoisonOptions),
+        ("extreme decoding options (temperature 1e-300, NaN, -0, huge integers, top_p 4.9e-324...)", PoisonOptions),
         ($"decompression bomb ({bombSide} x {bombSide} single-colour PNG, {Bomb.Length / 1024} KB)", address => One(Caption(Bomb, address, validKey))),
         ("truncated image (JPEG baseline and progressive, PNG, GIF, WebP, BMP in turn)", Truncated),
         ("malformed multipart body", Malformed),
@@ -31,7 +33,7 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, int b
         ("client that disconnects mid-caption", Disconnect),
         ("wrong API key, a new one each time", address => One(Caption(Small, address, $"guess-{Guid.NewGuid():N}"))),
         ("no API key", address => One(Caption(Small, address, null))),
-        ("burst of 20 from one valid key (rate limit)", Flood),
+        ("burst of 60 at once from one valid key (rate limit)", Flood),
         ("declared body of 1 GB", address => Raw(address, 1_000_000_000, TimeSpan.FromSeconds(10))),
         ("unknown form field, image sent as text", Unknown),
     ];
@@ -101,7 +103,7 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, int b
 
     private async Task<IReadOnlyList<string>> Flood(string address)
     {
-        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => One(Caption(Small, address, validKey, [("max_tokens", "1")]))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => One(Caption(Small, address, floodKey, [("max_tokens", "1")]))));
         return answers.SelectMany(a => a).ToList();
     }
 

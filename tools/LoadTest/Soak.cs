@@ -18,7 +18,7 @@ namespace CaptionService.LoadTest;
 /// <param name="HostileClients">each cycles through <see cref="Hostile.Cases"/> as fast as it is answered</param>
 /// <param name="BombSide">side of the single-colour PNG bombs (6300: 39.7 MP, just under the default 40 MP limit)</param>
 public sealed record SoakOptions(string ApiDll, double BaselineSeconds = 30, double MixedSeconds = 60, int GoodClients = 4, int HostileClients = 3,
-    int GoodPauseMs = 100, int BombSide = 6300, string? Output = null);
+    int GoodPauseMs = 200, int BombSide = 6300, double IdleSeconds = 10, string? Output = null);
 
 /// <summary>The good requests of one phase.</summary>
 public sealed record SoakPhase(string Name, double Seconds, int Answered, int Failed, double P50Ms, double P99Ms);
@@ -45,7 +45,8 @@ public static class Soak
 {
     public const string Begin = "<!-- soak:begin -->", End = "<!-- soak:end -->";
 
-    private const int RateLimitPerMinute = 1200;
+    /// <summary>Per key: above what a good client sends (one request at a time, with a pause), below what the flood sends.</summary>
+    private const int RateLimitPerMinute = 600;
 
     /// <summary>Instead of the default 60 s, so that stalled uploads are cut within the run.</summary>
     private const int UploadTimeoutSeconds = 5;
@@ -53,7 +54,7 @@ public static class Soak
     public static async Task<SoakReport> RunAsync(SoakOptions o, Action<string> log, CancellationToken cancellationToken)
     {
         var keys = Enumerable.Range(0, o.GoodClients).Select(i => $"good-client-{i}-0123456789abcdef").ToArray();
-        const string hostileKey = "hostile-client-0123456789abcdef";
+        const string hostileKey = "hostile-client-0123456789abcdef", floodKey = "flooding-client-0123456789abcdef";
         var settings = new Dictionary<string, string>
         {
             ["Captioner__Device"] = "cpu",
@@ -61,7 +62,7 @@ public static class Soak
             ["Captioner__TrustedProxies__0"] = "127.0.0.1",
             ["Captioner__UploadTimeoutSeconds"] = UploadTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
         };
-        foreach (var (key, i) in keys.Append(hostileKey).Select((k, i) => (k, i))) settings[$"Captioner__ApiKeys__{i}"] = key;
+        foreach (var (key, i) in keys.Append(hostileKey).Append(floodKey).Select((k, i) => (k, i))) settings[$"Captioner__ApiKeys__{i}"] = key;
         var loadBefore = LoadTest.LoadAverage();
         var clock = Stopwatch.StartNew();
         log("starting the service");
@@ -89,8 +90,8 @@ public static class Soak
         log($"good traffic with the hostile stream, {o.MixedSeconds:0} s");
         var mixed = await Phase("good requests with the hostile stream", o.MixedSeconds, withHostile: true);
 
-        log("idle, 10 s");
-        await Task.Delay(10_000, cancellationToken);
+        log($"idle, {o.IdleSeconds:0} s");
+        await Task.Delay(TimeSpan.FromSeconds(o.IdleSeconds), cancellationToken);
         double peakMiB = ProcessMemory.PeakMiB(service.Id), endMiB = ProcessMemory.ResidentMiB(service.Id);
         long live = await LiveTensors(http, keys[0]);
         var hostile = hostileAnswers.GroupBy(h => h.Key.Case)
@@ -136,9 +137,9 @@ public static class Soak
             });
             var attackers = !withHostile ? [] : Enumerable.Range(0, o.HostileClients).Select(async worker =>
             {
-                var hostile = new Hostile(service.Address, http, hostileKey, o.BombSide);
+                var hostile = new Hostile(service.Address, http, hostileKey, floodKey, o.BombSide);
                 var cases = hostile.Cases;
-                for (int i = worker; !stop.IsCancellationRequested; i++)
+                for (int i = worker * cases.Count / o.HostileClients; !stop.IsCancellationRequested; i++)
                 {
                     var (caseName, send) = cases[i % cases.Count];
                     IReadOnlyList<string> answers;
@@ -217,7 +218,7 @@ public static class Soak
         s.AppendLine(c, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} CPU cores in one run of {took.TotalMinutes:F1} min "
             + $"(load average before: {loadBefore}; after: {LoadTest.LoadAverage()}). `load-test soak --baseline-seconds {o.BaselineSeconds:0} "
             + $"--mixed-seconds {o.MixedSeconds:0} --good-clients {o.GoodClients} --hostile-clients {o.HostileClients} --bomb-side {o.BombSide}`: the built-in "
-            + $"checkpoint on the CPU, default settings plus {o.GoodClients + 1} API keys, a rate limit of {RateLimitPerMinute} per key per minute, "
+            + $"checkpoint on the CPU, default settings plus {o.GoodClients + 2} API keys, a rate limit of {RateLimitPerMinute} per key per minute, "
             + $"an upload deadline of {UploadTimeoutSeconds} s and loopback trusted as a proxy (every client has an address of its own). Each good client sends greedy, beam or seeded-sampling "
             + $"requests on 224 px PNGs and a 1 MP JPEG, pausing {o.GoodPauseMs} ms between them; each answer must be 200 with the caption the same "
             + $"request got alone before the run.");
@@ -235,7 +236,7 @@ public static class Soak
             s.AppendLine(c, $"| {name} | {answers.Values.Sum()} | {string.Join(", ", answers.OrderByDescending(a => a.Value).Select(a => $"{a.Key} x {a.Value}"))} |");
         s.AppendLine();
         s.AppendLine(c, $"Service memory (resident set): {r.StartMiB:F0} MiB at the start (after the warm-up), {r.PeakMiB:F0} MiB at the peak, "
-            + $"{r.EndMiB:F0} MiB at the end (10 s after the last request). Tensors held by the scheduler at the end: {r.LiveTensorsAtEnd}.");
+            + $"{r.EndMiB:F0} MiB at the end ({o.IdleSeconds:0} s after the last request). Tensors held by the scheduler at the end: {r.LiveTensorsAtEnd}.");
         if (r.Failures.Count > 0)
         {
             s.AppendLine();
