@@ -57,7 +57,9 @@ public class IntakeTests
     {
         var gate = new DecodeGate(Microsoft.Extensions.Options.Options.Create(new Options.CaptionerOptions
         {
-            DecodeConcurrency = 1, DecodeMemoryMegabytes = 100, DecodeWaitMs = 5000,
+            DecodeConcurrency = 1,
+            DecodeMemoryMegabytes = 100,
+            DecodeWaitMs = 5000,
         }));
         const long MB = 1 << 20;
         using var big = await gate.EnterAsync(60 * MB, 10_000_000, default);
@@ -82,7 +84,9 @@ public class IntakeTests
         // Over the wait: null (503), and nothing stays reserved.
         var quick = new DecodeGate(Microsoft.Extensions.Options.Options.Create(new Options.CaptionerOptions
         {
-            DecodeConcurrency = 1, DecodeMemoryMegabytes = 100, DecodeWaitMs = 50,
+            DecodeConcurrency = 1,
+            DecodeMemoryMegabytes = 100,
+            DecodeWaitMs = 50,
         }));
         using var hog = await quick.EnterAsync(90 * MB, 10_000_000, default);
         Assert.Null(await quick.EnterAsync(20 * MB, 10_000_000, default));

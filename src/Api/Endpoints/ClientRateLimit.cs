@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
 using CaptionService.Api.Telemetry;
 using Microsoft.AspNetCore.RateLimiting;

@@ -44,7 +44,8 @@ public sealed class CaptionMetrics
     public Func<long> LiveTensors { get; set; } = () => 0;
 
     /// <summary>One answered request: ok, or what went wrong (bad-request, too-large, unsupported-format,
-    /// queue-full, timeout, cancelled, not-ready, unauthorized, rate-limited, error).</summary>
+    /// queue-full, decode-busy, timeout, upload-timeout, cancelled, not-ready, unauthorized, auth-throttled,
+    /// rate-limited, error).</summary>
     public void Request(string outcome) => requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Captioned(TimeSpan total, int tokenCount)
