@@ -6,7 +6,8 @@ namespace CaptionService.Api.Intake;
 /// <summary>
 /// The bounded pool that image decoding runs in. A decode holds a lease for the memory its image
 /// takes (the upload's bytes plus what decoding it needs, <see cref="Model.Imaging.DecodeCost"/>)
-/// and a place among <see cref="CaptionerOptions.DecodeConcurrency"/> (about one per core). The
+/// and a place among <see cref="CaptionerOptions.DecodeConcurrency"/> (one per core but one: the
+/// model's own steps keep a core, so a burst of large uploads does not slow every caption). The
 /// leases never hold more than <see cref="CaptionerOptions.DecodeMemoryMegabytes"/> together.
 /// A request that cannot have its lease waits up to <see cref="CaptionerOptions.DecodeWaitMs"/>, then
 /// gets 503. Waiting requests are served smallest first, and one extra place is kept for small
@@ -30,7 +31,7 @@ public sealed class DecodeGate
     public DecodeGate(IOptions<CaptionerOptions> options)
     {
         var o = options.Value;
-        Places = o.DecodeConcurrency > 0 ? o.DecodeConcurrency : Environment.ProcessorCount;
+        Places = o.DecodeConcurrency > 0 ? o.DecodeConcurrency : Math.Max(1, Environment.ProcessorCount - 1);
         BudgetBytes = (long)o.DecodeMemoryMegabytes << 20;
         Wait = TimeSpan.FromMilliseconds(o.DecodeWaitMs);
     }

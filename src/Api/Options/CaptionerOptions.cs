@@ -48,7 +48,8 @@ public sealed class CaptionerOptions
     /// <summary>The scheduler's limits ("Captioner:Batching").</summary>
     public BatchingOptions Batching { get; set; } = new();
 
-    /// <summary>Images decoded at once; 0: one per core. (One more may run for a small image.)</summary>
+    /// <summary>Images decoded at once; 0: one per core but one, which stays with the model (at least 1).
+    /// One more may run for a small image.</summary>
     public int DecodeConcurrency { get; set; }
 
     /// <summary>Memory the images being decoded may take together (their uploads and decoded pixels,

@@ -219,7 +219,7 @@ public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
             if (cache is null)
             {
                 cache = theirs;
-                Replace(other.next!.clone());
+                (next, other.next) = (other.next, null);
             }
             else
             {
