@@ -16,7 +16,7 @@ public class SoakTests
         ["malformed multipart body"] = ["400"],
         ["upload that stalls half-way"] = ["408"],
         ["client that disconnects mid-caption"] = ["left before the answer", "200"],
-        ["wrong API key"] = ["401", "429"],
+        ["12 wrong API keys"] = ["401", "429"],
         ["no API key"] = ["401", "429"],
         ["burst of 60 at once"] = ["200", "429"],
         ["declared body of 1 GB"] = ["413"],

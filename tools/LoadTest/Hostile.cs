@@ -31,7 +31,7 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
         ("malformed multipart body", Malformed),
         ("upload that stalls half-way", Stalled),
         ("client that disconnects mid-caption", Disconnect),
-        ("wrong API key, a new one each time", address => One(Caption(Small, address, $"guess-{Guid.NewGuid():N}"))),
+        ("12 wrong API keys in a row, a new one each time", Guesses),
         ("no API key", address => One(Caption(Small, address, null))),
         ("burst of 60 at once from one valid key (rate limit)", Flood),
         ("declared body of 1 GB", address => Raw(address, 1_000_000_000, TimeSpan.FromSeconds(10))),
@@ -105,6 +105,13 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
     {
         var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => One(Caption(Small, address, floodKey, [("max_tokens", "1")]))));
         return answers.SelectMany(a => a).ToList();
+    }
+
+    private async Task<IReadOnlyList<string>> Guesses(string address)
+    {
+        var answers = new List<string>();
+        for (int i = 0; i < 12; i++) answers.Add(await Status(Caption(Small, address, $"guess-{Guid.NewGuid():N}")));
+        return answers;
     }
 
     private async Task<IReadOnlyList<string>> Unknown(string address)

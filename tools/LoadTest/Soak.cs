@@ -26,7 +26,7 @@ public sealed record SoakPhase(string Name, double Seconds, int Answered, int Fa
 public sealed record SoakReport(
     SoakPhase Baseline, SoakPhase Mixed, IReadOnlyList<string> Failures,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> Hostile,
-    double StartMiB, double PeakMiB, double EndMiB, long LiveTensorsAtEnd, string Markdown)
+    double StartMiB, double AfterGoodMiB, double PeakMiB, double EndMiB, long LiveTensorsAtEnd, string Markdown)
 {
     /// <summary>No good request failed, no hostile one got a 5xx other than 503, and no tensor was left behind.</summary>
     public bool Passed => Baseline.Failed == 0 && Mixed.Failed == 0 && LiveTensorsAtEnd == 0
@@ -87,6 +87,7 @@ public static class Soak
         var hostileAnswers = new ConcurrentDictionary<(string Case, string Answer), int>();
         log($"good traffic alone, {o.BaselineSeconds:0} s");
         var baseline = await Phase("good requests only", o.BaselineSeconds, withHostile: false);
+        double afterGoodMiB = ProcessMemory.ResidentMiB(service.Id);
         log($"good traffic with the hostile stream, {o.MixedSeconds:0} s");
         var mixed = await Phase("good requests with the hostile stream", o.MixedSeconds, withHostile: true);
 
@@ -96,7 +97,7 @@ public static class Soak
         long live = await LiveTensors(http, keys[0]);
         var hostile = hostileAnswers.GroupBy(h => h.Key.Case)
             .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, int>)g.ToDictionary(x => x.Key.Answer, x => x.Value));
-        var report = new SoakReport(baseline, mixed, failures.ToList(), hostile, startMiB, peakMiB, endMiB, live, "");
+        var report = new SoakReport(baseline, mixed, failures.ToList(), hostile, startMiB, afterGoodMiB, peakMiB, endMiB, live, "");
         report = report with { Markdown = Markdown(report, o, loadBefore, clock.Elapsed) };
         if (o.Output is not null) LoadTest.ReplaceSection(o.Output, Begin, End, report.Markdown);
         return report;
@@ -235,7 +236,8 @@ public static class Soak
         foreach (var (name, answers) in r.Hostile.OrderBy(h => h.Key, StringComparer.Ordinal))
             s.AppendLine(c, $"| {name} | {answers.Values.Sum()} | {string.Join(", ", answers.OrderByDescending(a => a.Value).Select(a => $"{a.Key} x {a.Value}"))} |");
         s.AppendLine();
-        s.AppendLine(c, $"Service memory (resident set): {r.StartMiB:F0} MiB at the start (after the warm-up), {r.PeakMiB:F0} MiB at the peak, "
+        s.AppendLine(c, $"Service memory (resident set): {r.StartMiB:F0} MiB at the start (after the warm-up), {r.AfterGoodMiB:F0} MiB after the good "
+            + $"requests alone, {r.PeakMiB:F0} MiB at the peak, "
             + $"{r.EndMiB:F0} MiB at the end ({o.IdleSeconds:0} s after the last request). Tensors held by the scheduler at the end: {r.LiveTensorsAtEnd}.");
         if (r.Failures.Count > 0)
         {

@@ -29,6 +29,10 @@ public sealed class CaptionScheduler : IDisposable
     private Thread? thread;
     private volatile int activeRows;
     private long liveTensors;
+    private long stepsSinceTrim;   // scheduler thread only
+
+    /// <summary>Idle this long after work, the scheduler hands freed memory back (<see cref="NativeHeap"/>).</summary>
+    private static readonly TimeSpan IdleTrimAfter = TimeSpan.FromSeconds(1);
     private volatile bool stopping;
 
     public CaptionScheduler(IOptions<CaptionerOptions> options, CaptionMetrics metrics, ILogger<CaptionScheduler> logger)
@@ -108,6 +112,7 @@ public sealed class CaptionScheduler : IDisposable
                     Admit(batch);
                     if (batch.IsEmpty) continue;
                     metrics.Step(batch.Rows);
+                    stepsSinceTrim++;
                     var left = batch.Step();
                     var now = DateTimeOffset.UtcNow;
                     foreach (var group in left)
@@ -146,10 +151,17 @@ public sealed class CaptionScheduler : IDisposable
         {
             if (abort.IsCancellationRequested) return false;
             if (running.Count > 0) return true;
-            // Idle: block until a job arrives (false once the queue is completed and empty).
+            // Idle: block until a job arrives (false once the queue is completed and empty). After a
+            // second without work, the memory the batch's tensors took goes back to the system.
             try
             {
-                if (!queue.Reader.WaitToReadAsync(abort.Token).AsTask().GetAwaiter().GetResult()) return false;
+                var arrival = queue.Reader.WaitToReadAsync(abort.Token).AsTask();
+                if (Task.WaitAny([arrival], IdleTrimAfter) < 0 && stepsSinceTrim > 0)
+                {
+                    NativeHeap.Trim();
+                    stepsSinceTrim = 0;
+                }
+                if (!arrival.GetAwaiter().GetResult()) return false;
             }
             catch (OperationCanceledException)
             {

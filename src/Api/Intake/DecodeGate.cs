@@ -1,3 +1,4 @@
+using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
 using Microsoft.Extensions.Options;
 

@@ -1,12 +1,14 @@
 using System.Runtime.InteropServices;
 
-namespace CaptionService.Api.Intake;
+namespace CaptionService.Api.Hosting;
 
 /// <summary>
-/// ImageSharp (without its pool) takes decoded images' memory from the C heap. glibc keeps freed
-/// blocks below its mmap threshold (which grows, up to 32 MiB, as large blocks are freed) inside the
-/// heap for reuse: after a burst of large uploads the process stayed hundreds of MiB above its idle
-/// size. <c>malloc_trim</c> gives every free page back.
+/// ImageSharp (without its pool) and libtorch's CPU tensors take their memory from the C heap. glibc
+/// keeps freed blocks below its mmap threshold (which grows, up to 32 MiB, as large blocks are freed)
+/// inside the heap for reuse: after a burst of large uploads the process stayed hundreds of MiB above
+/// its idle size. <c>malloc_trim</c> gives every free page back; the service calls it when decoding
+/// goes idle after large images (<see cref="Intake.DecodeGate"/>) and when the scheduler has been
+/// idle for a second after work (<see cref="Batching.CaptionScheduler"/>), never on a busy path.
 /// </summary>
 public static class NativeHeap
 {
