@@ -35,7 +35,9 @@ public static class CaptionEndpoints
         var captions = app.MapGroup("/captions")
             .WithTags("Captions")
             .AddEndpointFilter<RequestOutcomeFilter>()
-            .AddEndpointFilter<ApiKeyFilter>()
+            // Checked by middleware, in this order, before the body is read: AccessControl, the rate
+            // limit, IntakeGate (readiness, queue, declared size).
+            .WithMetadata(RequiresApiKey.Instance, CaptionIntake.Instance)
             .RequireRateLimiting(ClientRateLimit.Policy)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)

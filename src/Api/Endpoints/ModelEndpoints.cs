@@ -8,9 +8,8 @@ using CaptionService.Model;
 
 namespace CaptionService.Api.Endpoints;
 
-/// <summary>What GET /model reports.</summary>
-/// <param name="Id">Short name, as in every caption's <c>model.id</c>.</param>
-/// <param name="Checkpoint">The checkpoint directory (full path).</param>
+/// <summary>What GET /model reports (never a filesystem path: the service's layout is nobody's business).</summary>
+/// <param name="Id">Short name, as in every caption's <c>model.id</c>: OWNER/NAME for a Hub model, else the checkpoint directory's name.</param>
 /// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers and the LM head use that dtype (Captioner:MixedPrecision).</param>
 /// <param name="DtypeReason">"configured", or why Captioner:DType=auto chose this dtype.</param>
 /// <param name="MklIntelPath">Whether MKL's fp32 GEMM takes its fast (Intel) path on this CPU, and why (on/off: reason).</param>
@@ -20,7 +19,6 @@ namespace CaptionService.Api.Endpoints;
 /// <param name="Notice">For the built-in demo model: that it only knows coloured shapes, and how to serve a real model.</param>
 public sealed record ModelInfo(
     string Id,
-    string Checkpoint,
     bool BuiltIn,
     string Device,
     string Dtype,
@@ -65,11 +63,12 @@ public static class ModelEndpoints
     public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/model", GetModel)
+            .WithMetadata(RequiresApiKey.Instance)
             .WithName("GetModel")
             .WithTags("Model")
             .WithSummary("The model being served")
-            .WithDescription("Checkpoint (and, for a Hugging Face Hub model, its repository and commit), config, image preprocessing, parameter counts, device and dtype, "
-                + "and the limits this service applies. 503 while the model downloads or loads.")
+            .WithDescription("Model name (and, for a Hugging Face Hub model, its repository and commit), config, image preprocessing, parameter counts, device and dtype, "
+                + "and the limits this service applies. 503 while the model downloads or loads. Needs an API key when the service has keys.")
             .Produces<ModelInfo>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
@@ -88,7 +87,6 @@ public static class ModelEndpoints
         var p = m.Parameters;
         return TypedResults.Ok(new ModelInfo(
             m.Id,
-            m.Checkpoint,
             m.BuiltIn,
             m.DeviceName,
             m.DTypeName,

@@ -22,8 +22,10 @@ public sealed class ModelLoader(ModelHost host, CaptionScheduler scheduler, IHos
             logger.LogInformation("Scheduler running: batches of up to {MaxBatch} sequences, queue of {Queue}, at most {MaxTokens} tokens per caption",
                 scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity, scheduler.MaxTokens);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
         {
+            // Stopped while loading (the server could not start, or a shutdown): not a load failure.
+            logger.LogDebug(e, "Model load abandoned: the service is stopping");
         }
         catch (Exception e)
         {

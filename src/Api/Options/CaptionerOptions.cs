@@ -42,17 +42,46 @@ public sealed class CaptionerOptions
     /// <summary>Most pixels (width x height, as the image header declares them) accepted (default 40 M).</summary>
     public long MaxPixels { get; set; } = ImageLimits.Default.MaxPixels;
 
+    /// <summary>A caption request's whole body must arrive within this time (s), or 408: an upload that
+    /// stalls half-way does not hold its connection for long. (Kestrel's minimum data rate alone would
+    /// let a client that sent 128 KB at once stall for nine minutes.)</summary>
+    public double UploadTimeoutSeconds { get; set; } = 60;
+
     /// <summary>Most images in one POST /captions/batch request (default 16).</summary>
     public int MaxImagesPerRequest { get; set; } = 16;
 
     /// <summary>The scheduler's limits ("Captioner:Batching").</summary>
     public BatchingOptions Batching { get; set; } = new();
 
-    /// <summary>When set, requests to /captions must carry it in the <c>X-Api-Key</c> header. Empty: no key needed.</summary>
-    public string? ApiKey { get; set; }
+    /// <summary>Images decoded at once; 0: one per core but one, which stays with the model (at least 1).
+    /// One more may run for a small image.</summary>
+    public int DecodeConcurrency { get; set; }
 
-    /// <summary>Requests per minute allowed to one client (its API key, else its address) on /captions; 0: no limit.</summary>
+    /// <summary>Memory the images being decoded may take together (their uploads and decoded pixels,
+    /// reserved before decoding from the header's size); beyond it a request waits, then gets 503.
+    /// Must hold the largest image accepted (<see cref="MaxUploadBytes"/> plus <see cref="MaxPixels"/>
+    /// at the most expensive format's bytes per pixel).</summary>
+    public int DecodeMemoryMegabytes { get; set; } = 640;
+
+    /// <summary>How long a request waits for its turn to decode before 503 (ms).</summary>
+    public int DecodeWaitMs { get; set; } = 2000;
+
+    /// <summary>API keys (a list, so that a key can be rotated without downtime: add the new one, move
+    /// the clients, remove the old one). When any is set, /captions, /model and /metrics need one of
+    /// them in the <c>X-Api-Key</c> header (or <c>Authorization: Bearer</c>). Empty: no key needed.</summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>With API keys: missing or wrong keys allowed per minute from one client address; beyond,
+    /// 429 whatever the key (guessing is throttled).</summary>
+    public int AuthFailuresPerMinute { get; set; } = 10;
+
+    /// <summary>Caption requests per minute allowed to one client on /captions: per valid API key when
+    /// keys are set, else per client address; 0: no limit.</summary>
     public int RateLimitPerMinute { get; set; }
+
+    /// <summary>Addresses (<c>10.0.0.5</c>) or networks (<c>10.0.0.0/8</c>) of reverse proxies whose
+    /// <c>X-Forwarded-For</c> is believed. Empty: the client's address is the connection's, always.</summary>
+    public string[] TrustedProxies { get; set; } = [];
 
     public bool UsesBuiltInModel => string.IsNullOrWhiteSpace(Checkpoint);
 

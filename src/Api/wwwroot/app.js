@@ -152,9 +152,12 @@
     }
     const lead = {
       400: "The service could not use this request.",
+      401: "This service needs an API key.",
+      408: "The upload took too long.",
       413: "The image is too large.",
       415: "This file is not an image the service can read.",
       429: "Too many requests right now.",
+      500: "The service failed on this image.",
       503: "The service is busy or still loading.",
     }[response.status] ?? `The service answered with an error (${response.status}).`;
     const parts = [lead];

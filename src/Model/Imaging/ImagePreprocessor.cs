@@ -7,6 +7,7 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using TorchSharp;
@@ -55,10 +56,14 @@ public sealed class ImagePreprocessor
         configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
 
         // 16 bytes per pixel covers the widest buffer a decoder makes (e.g. Rgba64, float planes).
+        // No pool: ImageSharp would keep up to an eighth of the machine's memory of freed image
+        // buffers for reuse (a burst of large uploads left the service gigabytes larger for minutes).
+        // Without it, buffers over 1 MB are their own allocations, returned to the system when freed.
         long limitMb = Math.Max(64, limits.MaxPixels * 16 / (1024 * 1024));
         configuration.MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions
         {
             AllocationLimitMegabytes = (int)Math.Min(int.MaxValue, limitMb),
+            MaximumPoolSizeMegabytes = 0,
         });
         return configuration;
     }
@@ -73,22 +78,52 @@ public sealed class ImagePreprocessor
     public ImageInfo Identify(byte[] data)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (data.Length == 0)
-            throw new ImageRejectedException(ImageRejectReason.Empty, "The image is empty (0 bytes).");
-        if (data.Length > Limits.MaxBytes)
-            throw TooLarge(data.Length);
+        CheckLength(data.Length);
+        return Identify(data.Length, () => Image.DetectFormat(_imageSharp, data), () => Image.DetectFormat(data),
+            () => Image.Identify(_imageSharp, data, out _));
+    }
 
-        IImageFormat? format = Image.DetectFormat(_imageSharp, data);
+    /// <summary>As <see cref="Identify(byte[])"/>, reading only as much of a seekable
+    /// <paramref name="stream"/> as the header takes (from its position, which is restored): an
+    /// upload buffered on disk is checked without being read into memory. Other streams are read
+    /// whole, at most <see cref="ImageLimits.MaxBytes"/>.</summary>
+    public ImageInfo Identify(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek) return Identify(ReadBounded(stream));
+        long start = stream.Position, length = stream.Length - start;
+        CheckLength(length);
+        T At<T>(Func<T> read)
+        {
+            stream.Position = start;
+            try { return read(); }
+            finally { stream.Position = start; }
+        }
+        return Identify(length, () => At(() => Image.DetectFormat(_imageSharp, stream)), () => At(() => Image.DetectFormat(stream)),
+            () => At(() => Image.Identify(_imageSharp, stream, out _)));
+    }
+
+    private void CheckLength(long length)
+    {
+        if (length == 0)
+            throw new ImageRejectedException(ImageRejectReason.Empty, "The image is empty (0 bytes).");
+        if (length > Limits.MaxBytes)
+            throw TooLarge(length);
+    }
+
+    private ImageInfo Identify(long length, Func<IImageFormat?> detect, Func<IImageFormat?> detectAny, Func<IImageInfo?> identify)
+    {
+        IImageFormat? format = detect();
         if (format is null)
         {
             // Name the format when ImageSharp knows it but we do not take it (TIFF, TGA, PBM...).
-            var known = Image.DetectFormat(data);
+            var known = detectAny();
             throw new ImageRejectedException(ImageRejectReason.UnsupportedFormat, known is null
                 ? "Not a recognised image; send JPEG, PNG, WebP, BMP or GIF."
                 : $"{known.Name} images are not supported; send JPEG, PNG, WebP, BMP or GIF.");
         }
 
-        IImageInfo? info = Guard(format.Name, () => Image.Identify(_imageSharp, data, out _));
+        IImageInfo? info = Guard(format.Name, identify);
         if (info is null)
             throw new ImageRejectedException(ImageRejectReason.UnsupportedFormat, $"Could not read the {format.Name} header.");
         if (info.Width < 1 || info.Height < 1)
@@ -99,21 +134,23 @@ public sealed class ImagePreprocessor
             throw new ImageRejectedException(ImageRejectReason.TooManyPixels,
                 $"The image is {info.Width} x {info.Height} = {pixels:N0} pixels; at most {Limits.MaxPixels:N0} are accepted.");
 
-        return new ImageInfo(format.Name.ToUpperInvariant(), info.Width, info.Height, data.Length);
+        // EXIF orientations 5-8 turn the image by 90 degrees: decoding copies it once more (DecodeCost).
+        bool rotated = info.Metadata?.ExifProfile?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8;
+        return new ImageInfo(format.Name.ToUpperInvariant(), info.Width, info.Height, length, rotated);
     }
-
-    /// <summary>Reads at most <see cref="ImageLimits.MaxBytes"/> from <paramref name="stream"/>, then as <see cref="Identify(byte[])"/>.</summary>
-    public ImageInfo Identify(Stream stream) => Identify(ReadBounded(stream));
 
     // ---------------- Decoding ----------------
 
     /// <summary>
-    /// Checks the header (<see cref="Identify(byte[])"/>), then decodes the first frame, applies the
-    /// EXIF orientation and drops any alpha. The caller owns (disposes) the result.
+    /// Checks the header (<see cref="Identify(byte[])"/>) and the file's structure end to end
+    /// (<see cref="ImageIntegrity"/>: a truncated file is refused, not decoded with grey where its
+    /// end was), then decodes the first frame, applies the EXIF orientation and drops any alpha. The
+    /// caller owns (disposes) the result.
     /// </summary>
     public Image<Rgb24> Decode(byte[] data)
     {
         var info = Identify(data);
+        ImageIntegrity.Check(info.Format, data);
         return Guard(info.Format, () =>
         {
             var image = Image.Load<Rgb24>(_imageSharp, data);
