@@ -8,4 +8,7 @@ namespace CaptionService.Api.Contracts;
 public sealed record HealthResponse(string Status, IReadOnlyDictionary<string, HealthCheckResponse> Checks);
 
 /// <param name="Description">What the check found: the model served when ready, else why not ("downloading model 43% (...)").</param>
-public sealed record HealthCheckResponse(string Status, string? Description);
+/// <param name="Data">When ready: the model's name (as in every caption's <c>model.id</c>), device and dtype.</param>
+public sealed record HealthCheckResponse(string Status, string? Description,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyDictionary<string, object>? Data = null);
