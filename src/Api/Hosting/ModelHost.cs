@@ -2,12 +2,9 @@ using System.Diagnostics;
 using CaptionService.Api.Options;
 using CaptionService.Hub;
 using CaptionService.Model;
-using CaptionService.Model.Checkpoints;
-using CaptionService.Model.Generation;
 using Microsoft.Extensions.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using TorchSharp;
 
 namespace CaptionService.Api.Hosting;
 
@@ -39,10 +36,8 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         var o = options.Value;
         try
         {
-            var device = TorchRuntime.ResolveDevice(o.Device);
-            if (o.Threads > 0) torch.set_num_threads(o.Threads);
-            var (precision, dtypeReason) = TorchRuntime.ResolvePrecision(o.DType, device);
-            var dtype = TorchRuntime.ScalarTypeOf(precision);
+            var placement = Placement.Resolve(o.Device, o.DType, o.MixedPrecision);
+            if (o.Threads > 0) TorchRuntime.Threads = o.Threads;
             var fetch = Stopwatch.StartNew();
             var (checkpoint, id, hub, converted) = o.UsesHub
                 ? await FetchAsync(o.Checkpoint!.Trim(), cancellationToken)
@@ -55,21 +50,22 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             _state = "loading model";
             var load = Stopwatch.StartNew();
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
-                checkpoint, device, TorchRuntime.Name(dtype), dtypeReason, torch.get_num_threads(), MklIntelPath.Status);
-            bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
-            var model = Checkpoint.Load(checkpoint, device, convertedWeights: converted).ToPrecision(dtype, mixed);
-            model.eval();
+                checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status);
+            var pipeline = placement.Load(checkpoint, o.ToImageLimits(), converted);
             load.Stop();
-            cancellationToken.ThrowIfCancellationRequested();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                pipeline.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
 
             _state = "warming up";
-            var pipeline = new CaptionPipeline(model, o.ToImageLimits());
-            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, dtypeReason, mixed,
-                model.CountParameters(), load.Elapsed, TimeSpan.Zero)
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, placement,
+                pipeline.Model.CountParameters(), load.Elapsed, TimeSpan.Zero)
             { Hub = hub, FetchTime = hub is null ? null : fetch.Elapsed };
 
             var warmup = Stopwatch.StartNew();
-            var outcome = Caption(candidate, WarmupImage(model.Config.ImageSize), model.Config.Decoding);
+            var outcome = Caption(candidate, WarmupImage(pipeline.Config.ImageSize), pipeline.Config.Decoding);
             warmup.Stop();
 
             _loaded = candidate with { WarmupTime = warmup.Elapsed };
@@ -146,6 +142,6 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
     public void Dispose()
     {
-        _loaded?.Pipeline.Model.Dispose();
+        _loaded?.Pipeline.Dispose();
     }
 }
