@@ -46,10 +46,28 @@ public sealed class ApiProblem : IResult, IStatusCodeHttpResult, IValueHttpResul
         return new ApiProblem(result, result.ProblemDetails, null);
     }
 
+    /// <summary>The same problem with another status (the body's <c>status</c> too) and one more member.</summary>
+    public ApiProblem With(int status, string member, object? value)
+    {
+        Problem.Status = status;
+        Problem.Extensions[member] = value;
+        return new ApiProblem(TypedResults.Problem(Problem), Problem, RetryAfterSeconds);
+    }
+
     public Task ExecuteAsync(HttpContext httpContext)
     {
-        if (RetryAfterSeconds is { } seconds)
+        // An endpoint that speaks another protocol words its problems its own way (InferenceEndpoints).
+        var problem = httpContext.GetEndpoint()?.Metadata.GetMetadata<IProblemWording>()?.Reword(this) ?? this;
+        if (problem.RetryAfterSeconds is { } seconds)
             httpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return inner.ExecuteAsync(httpContext);
+        return problem.inner.ExecuteAsync(httpContext);
     }
+}
+
+/// <summary>Endpoint metadata: how that endpoint's problems are worded (whoever makes them: the
+/// endpoint, the API key check, the rate limit, the intake gate).</summary>
+public interface IProblemWording
+{
+    /// <summary>The problem as this endpoint answers it; the same one when nothing changes.</summary>
+    ApiProblem Reword(ApiProblem problem);
 }
