@@ -43,10 +43,10 @@ internal static class ExternalTools
 
     /// <summary>Runs a program to its end (killed after <paramref name="timeout"/>): its exit code and output.</summary>
     public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, string workingDirectory, TimeSpan timeout, params string[] arguments) =>
-        RunAsync(program, workingDirectory, timeout, null, arguments);
+        RunWithInputAsync(program, workingDirectory, timeout, null, arguments);
 
     /// <param name="input">written to its standard input, which is then closed</param>
-    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, string workingDirectory, TimeSpan timeout, string? input,
+    public static async Task<(int ExitCode, string Output, string Errors)> RunWithInputAsync(string program, string workingDirectory, TimeSpan timeout, string? input,
         params string[] arguments)
     {
         var start = new ProcessStartInfo(program)

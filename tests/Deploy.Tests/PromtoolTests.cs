@@ -10,7 +10,7 @@ public class PromtoolTests
         ExternalTools.Require(ExternalTools.Which("promtool") is null ? "promtool is missing (apt-get install -y prometheus)" : null);
 
     private static Task<(int ExitCode, string Output, string Errors)> Check(string exposition) =>
-        ExternalTools.RunAsync("promtool", Path.GetTempPath(), Timeout, exposition, "check", "metrics");
+        ExternalTools.RunWithInputAsync("promtool", Path.GetTempPath(), Timeout, exposition, "check", "metrics");
 
     [SkippableFact]
     public async Task Promtool_finds_nothing_to_say_about_the_services_metrics()

@@ -46,12 +46,15 @@ public sealed class ApiProblem : IResult, IStatusCodeHttpResult, IValueHttpResul
         return new ApiProblem(result, result.ProblemDetails, null);
     }
 
-    /// <summary>The same problem with another status (the body's <c>status</c> too) and one more member.</summary>
+    /// <summary>A copy of this problem with another status (the body's <c>status</c> too) and one more member.</summary>
     public ApiProblem With(int status, string member, object? value)
     {
-        Problem.Status = status;
-        Problem.Extensions[member] = value;
-        return new ApiProblem(TypedResults.Problem(Problem), Problem, RetryAfterSeconds);
+        var copy = Problem is HttpValidationProblemDetails validation ? new HttpValidationProblemDetails(validation.Errors) : new ProblemDetails();
+        // Another status, another type: left out, it is filled in for the status when written.
+        (copy.Type, copy.Title, copy.Detail, copy.Instance, copy.Status) = (status == Problem.Status ? Problem.Type : null, Problem.Title, Problem.Detail, Problem.Instance, status);
+        foreach (var (key, extension) in Problem.Extensions) copy.Extensions[key] = extension;
+        copy.Extensions[member] = value;
+        return new ApiProblem(TypedResults.Problem(copy), copy, RetryAfterSeconds);
     }
 
     public Task ExecuteAsync(HttpContext httpContext)

@@ -31,15 +31,29 @@ public static class InferenceEndpoints
             .AddEndpointFilter<RequestOutcomeFilter>()
             .WithMetadata(RequiresApiKey.Instance, CaptionIntake.AnyBody, Wording.Instance)
             .RequireRateLimiting(ClientRateLimit.Policy)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status500InternalServerError)
             .DisableAntiforgery();
+        const string description = "The image as the body (its Content-Type an image type, or application/octet-stream), or JSON "
+            + "{\"inputs\": \"<base64 image>\", \"parameters\": {...}} with the task's parameters. Answers {\"generated_text\": \"...\"}. "
+            + "The same limits, batching and API key (X-Api-Key or Authorization: Bearer) as POST /captions; problems carry `error`; "
+            + "when the queue is full, or the model is not ready, 429 with Retry-After.";
         inference.MapPost("/", (HttpRequest request, CaptionRequests captions, ModelHost host, IOptions<CaptionerOptions> options) =>
                 ImageToText(null, request, captions, host, options))
             .WithName("ImageToText")
-            .WithSummary("Caption one image (Hugging Face Inference API, image-to-text)");
+            .WithSummary("Caption one image (Hugging Face Inference API, image-to-text)")
+            .WithDescription(description);
         inference.MapPost("/models/{**id}", (string id, HttpRequest request, CaptionRequests captions, ModelHost host, IOptions<CaptionerOptions> options) =>
-                ImageToText(id, request, captions, host, options))
+                ImageToText(Uri.UnescapeDataString(id), request, captions, host, options))
             .WithName("ImageToTextForModel")
-            .WithSummary("Caption one image with the model named (Hugging Face Inference API, image-to-text)");
+            .WithSummary("Caption one image with the model named (Hugging Face Inference API, image-to-text)")
+            .WithDescription(description + " Another model id than the one served is a 404 that names it.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -189,13 +203,15 @@ public static class InferenceEndpoints
     /// <summary>The decoding options, set from the task's parameters.</summary>
     private sealed class Fields : DecodingFields;
 
-    /// <summary>How these routes answer problems: with <c>error</c> (what the clients show), and 429 for a 503.</summary>
+    /// <summary>A problem as these routes answer it: with <c>error</c> (what the clients show), and 429 for a 503.</summary>
+    public static ApiProblem Reword(ApiProblem problem) => problem.With(
+        problem.StatusCode == StatusCodes.Status503ServiceUnavailable ? StatusCodes.Status429TooManyRequests : problem.StatusCode ?? 500,
+        "error", problem.Problem.Detail ?? problem.Problem.Title);
+
     private sealed class Wording : IProblemWording
     {
         public static readonly Wording Instance = new();
 
-        public ApiProblem Reword(ApiProblem problem) => problem.With(
-            problem.StatusCode == StatusCodes.Status503ServiceUnavailable ? StatusCodes.Status429TooManyRequests : problem.StatusCode ?? 500,
-            "error", problem.Problem.Detail ?? problem.Problem.Title);
+        public ApiProblem Reword(ApiProblem problem) => InferenceEndpoints.Reword(problem);
     }
 }
