@@ -34,6 +34,14 @@ public static class ContractExamples
         [StatusCodes.Status503ServiceUnavailable] = ApiProblems.QueueFull(256),
     };
 
+    /// <summary>One problem per status GET /model answers with.</summary>
+    public static IReadOnlyDictionary<int, ApiProblem> ModelProblems { get; } = new Dictionary<int, ApiProblem>
+    {
+        [StatusCodes.Status401Unauthorized] = ApiProblems.Unauthorized(keyGiven: false),
+        [StatusCodes.Status429TooManyRequests] = ApiProblems.AuthThrottled(TimeSpan.FromSeconds(6)),
+        [StatusCodes.Status503ServiceUnavailable] = ApiProblems.NotReady("loading"),
+    };
+
     public static ImageToTextResponse ImageToText { get; } = new(Caption.Caption);
 
     /// <summary>One problem per status the Hugging Face Inference routes answer with (with <c>error</c>; 429 for a full queue).</summary>

@@ -22,7 +22,12 @@ public sealed class ResponseExamplesFilter(IOptions<JsonOptions> json) : IOperat
             "ImageToText" or "ImageToTextForModel" => ContractExamples.ImageToText,
             _ => null,
         };
-        var problems = ok is ImageToTextResponse ? ContractExamples.InferenceProblems : ContractExamples.Problems;
+        var problems = operation.OperationId switch
+        {
+            "ImageToText" or "ImageToTextForModel" => ContractExamples.InferenceProblems,
+            "GetModel" => ContractExamples.ModelProblems,
+            _ => ContractExamples.Problems,
+        };
         foreach (var (code, response) in responses)
         {
             if (response.Content is not { } content) continue;
