@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using CaptionService.Api;
+using CaptionService.Api.Docs;
 using CaptionService.Api.Endpoints;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
@@ -12,7 +12,10 @@ using CaptionService.Model;
 // decode pool (Intake/), endpoints, problem details, API keys and rate limit (Endpoints/), traces and
 // metrics (Telemetry/).
 TorchRuntime.PrepareProcess(); // before anything loads libtorch
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.For(args) });
+// The page: in a publish folder it is wwwroot beside the app; in a build folder (dotnet run, or the
+// built dll started from anywhere) the build's static web assets manifest points at src/Api/wwwroot.
+builder.WebHost.UseStaticWebAssets();
 
 // Every setting is checked before anything starts: a bad one ends the process with exit code 1 and
 // one line that names it, its value and what is allowed.
@@ -24,6 +27,9 @@ if (SettingsCheck.Problems(builder.Configuration) is { Count: > 0 } problems)
 
 // A server that cannot start says so in one line (below), not with the host's stack trace too.
 builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+// /health/ready answers 503 while the model loads, which the health check service would log as an error
+// at every probe of a normal start; a model that fails to load is logged (critical) by ModelLoader.
+builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
 
 builder.Services.AddModelHosting();
 builder.Services.AddCaptionTelemetry(builder.Configuration);

@@ -13,9 +13,10 @@ public sealed record CaptionResult(string Text, IReadOnlyList<int> Tokens, doubl
 /// detokenization. The command line and tests use it directly; the web service batches requests
 /// in front of the same pieces.
 /// </summary>
-public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null)
+public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null) : IDisposable
 {
     public Captioner Model { get; } = model;
+    public ModelConfig Config => Model.Config;
     public ImagePreprocessor Preprocessor { get; } = new(model.Config, limits);
     public CaptionTokenizer Tokenizer { get; } = new(model.Config);
     public CaptionGenerator Generator { get; } = new(model);
@@ -33,4 +34,14 @@ public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null)
             .Select(s => new CaptionResult(Tokenizer.Decode(s.Tokens), s.Tokens, s.Score, s.Finished))
             .ToList();
     }
+
+    /// <summary>Joins preprocessed images (<see cref="ImagePreprocessor.ToChw(byte[])"/>) to a running batch, one
+    /// group each, encoded in one pass; the input tensor is freed before this returns.</summary>
+    public void Admit(DecodingBatch batch, IEnumerable<float[]> images, IReadOnlyList<DecodingGroup> groups)
+    {
+        using var scope = NewDisposeScope();
+        batch.Admit(Preprocessor.ToBatch(images), groups);
+    }
+
+    public void Dispose() => Model.Dispose();
 }

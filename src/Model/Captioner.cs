@@ -19,12 +19,8 @@ public sealed record ParameterCounts(long Encoder, long Decoder, long CrossAtten
 /// (<c>encoder.*</c>, <c>decoder.transformer.*</c>), with timm names inside the encoder for the
 /// timm layout.
 /// </summary>
-public sealed class Captioner : nn.Module
+public sealed class Captioner : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly VisionEncoder encoder;
     private readonly TextDecoder decoder;
 

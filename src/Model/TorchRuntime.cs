@@ -4,14 +4,6 @@ using static TorchSharp.torch;
 
 namespace CaptionService.Model;
 
-/// <summary>Weight and activation precision for inference.</summary>
-public enum Precision
-{
-    Fp32,
-    Bf16,
-    Fp16,
-}
-
 /// <summary>See <see cref="TorchRuntime.TuneMalloc"/>.</summary>
 public enum MallocTuning
 {
@@ -126,6 +118,16 @@ public static class TorchRuntime
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int DeviceGetAttribute(out int value, int attribute, int device);
+
+    /// <summary>libtorch's CPU threads (intra-op).</summary>
+    public static int Threads
+    {
+        get => get_num_threads();
+        set => set_num_threads(value);
+    }
+
+    /// <summary>Tensors made on the calling thread and not yet freed (a leak shows as growth).</summary>
+    public static long LiveTensorsOnThisThread => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
     /// <summary>fp16 inference needs CUDA: on CPU many half kernels are missing or slow.</summary>
     public static void CheckSupported(Device device, Precision precision)

@@ -126,17 +126,48 @@ public class BadInputTests(ApiFixture api)
     [InlineData("topk", "5", "Unknown form field")]
     public async Task Bad_option_is_400_naming_the_field(string field, string value, string detail)
     {
-        var problem = await Http.AssertProblem(await Post(Http.Form(Picture, (field, value))), HttpStatusCode.BadRequest, field, detail);
+        // Under the strategy that uses it (the others ignore it).
+        var strategy = field switch
+        {
+            "temperature" or "top_k" or "top_p" or "seed" => "sample",
+            "num_beams" or "length_penalty" => "beam",
+            _ => null,
+        };
+        var fields = strategy is null || field == "decoding" ? new[] { (field, value) } : [("decoding", strategy), (field, value)];
+        var problem = await Http.AssertProblem(await Post(Http.Form(Picture, fields)), HttpStatusCode.BadRequest, field, detail);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
     [Fact]
     public async Task Several_bad_options_are_all_named()
     {
-        var problem = await Http.AssertProblem(await Post(Http.Form(Picture, ("top_k", "x"), ("temperature", "-1"))),
+        var problem = await Http.AssertProblem(await Post(Http.Form(Picture, ("decoding", "sample"), ("top_k", "x"), ("temperature", "-1"))),
             HttpStatusCode.BadRequest, "top_k", "temperature");
         var errors = problem.GetProperty("errors");
         Assert.True(errors.TryGetProperty("top_k", out _) && errors.TryGetProperty("temperature", out _));
+    }
+
+    /// <summary>What Swagger UI's "Try it out" sends as it leaves the form: every field, numbers it knows no
+    /// value for as 0. Greedy decoding reads max_tokens and no_repeat_ngram_size only.</summary>
+    [Fact]
+    public async Task Options_the_strategy_does_not_use_are_ignored_whatever_they_say()
+    {
+        var alone = await Http.Json(await Post(Http.Form(Picture, ("decoding", "greedy"), ("max_tokens", "9"))));
+        var noisy = await Post(Http.Form(Picture, ("decoding", "greedy"), ("max_tokens", "9"), ("temperature", "0"), ("top_k", "x"),
+            ("top_p", "0"), ("seed", "abc"), ("num_beams", "0"), ("length_penalty", "NaN")));
+        Assert.Equal(HttpStatusCode.OK, noisy.StatusCode);
+        var answer = await Http.Json(noisy);
+        Assert.Equal(alone.GetProperty("caption").GetString(), answer.GetProperty("caption").GetString());
+        Assert.Equal("""{"strategy":"greedy","max_tokens":9,"no_repeat_ngram_size":0}""", answer.GetProperty("decoding").GetRawText());
+
+        // Beam search ignores the sampling options, sampling the beam options.
+        Assert.Equal(HttpStatusCode.OK, (await Post(Http.Form(Picture, ("decoding", "beam"), ("num_beams", "2"), ("max_tokens", "4"),
+            ("temperature", "0"), ("top_p", "7"), ("seed", "x")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Post(Http.Form(Picture, ("decoding", "sample"), ("max_tokens", "4"), ("num_beams", "0"),
+            ("length_penalty", "Infinity")))).StatusCode);
+        // Still only known fields, and the options in use are checked.
+        await Http.AssertProblem(await Post(Http.Form(Picture, ("decoding", "greedy"), ("max_tokens", "0"), ("temperature", "0"))),
+            HttpStatusCode.BadRequest, "max_tokens");
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public class IsolationTests
         (Pictures[2], [("decoding", "beam"), ("num_beams", "2"), ("length_penalty", "0.5")]),
     ];
 
-    /// <summary>The culprit's mark: greedy decoding ignores the seed, so it changes nothing else about the request.</summary>
+    /// <summary>The culprit's mark: a sampling seed no good request uses.</summary>
     private const long Poison = 666;
 
     private static async Task<(HttpStatusCode Status, string Body)> Post(HttpClient client, byte[] image, params (string, string)[] fields)
@@ -60,7 +60,7 @@ public class IsolationTests
             // The good requests start; once their batch runs, two culprits join it (and more good ones).
             var good = Enumerable.Range(0, 3).SelectMany(_ => Good).Select(g => Post(client, g.Image, g.Fields)).ToList();
             await host.WaitUntil(() => host.Scheduler.ActiveSequences > 0, "the batch to run");
-            var culprits = new[] { Post(client, Pictures[0], ("decoding", "greedy"), ("seed", "666")), Post(client, Pictures[2], ("seed", "666"), ("max_tokens", "30")) };
+            var culprits = new[] { Post(client, Pictures[0], ("decoding", "sample"), ("seed", "666")), Post(client, Pictures[2], ("decoding", "sample"), ("seed", "666"), ("max_tokens", "30")) };
             good.AddRange(Good.Select(g => Post(client, g.Image, g.Fields)));
 
             foreach (var culprit in culprits)

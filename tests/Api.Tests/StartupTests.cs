@@ -1,11 +1,11 @@
-using System.Net;
 using System.Diagnostics.Metrics;
+using System.Net;
 using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
+using CaptionService.Api.Telemetry;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
-using CaptionService.Api.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;

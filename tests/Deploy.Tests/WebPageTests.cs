@@ -1,84 +1,22 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace CaptionService.Deploy.Tests;
 
-/// <summary>The service on Kestrel on a loopback port (the built-in demo checkpoint, CPU), and Debian's Chromium driven by Playwright.</summary>
-public sealed class BrowserFixture : IAsyncLifetime
-{
-    /// <summary>Debian's package (`apt-get install chromium`); Playwright never downloads a browser here.</summary>
-    public const string Chromium = "/usr/bin/chromium";
-
-    private readonly KestrelFactory _factory = new();
-    private IPlaywright? _playwright;
-
-    public string BaseUrl { get; private set; } = "";
-    public HttpClient Http { get; private set; } = null!;
-    public IBrowser Browser { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        _factory.UseKestrel(0);
-        _factory.StartServer();
-        var address = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseUrl = address.TrimEnd('/');
-        Http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await Http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The model did not get ready in 60 s.");
-            await Task.Delay(50);
-        }
-
-        // No Skip when the browser is missing or cannot start: the test fails, saying why.
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is missing: apt-get install -y chromium (.ci/run does this)");
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Browser is not null) await Browser.DisposeAsync();
-        _playwright?.Dispose();
-        Http?.Dispose();
-        await _factory.DisposeAsync();
-    }
-
-    private sealed class KestrelFactory : WebApplicationFactory<Program>
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            builder.UseEnvironment("Production");
-            builder.UseSetting("Captioner:Device", "cpu");
-        }
-    }
-}
-
 /// <summary>The page at / in a real browser: upload, caption, gallery, errors, keyboard, a phone-sized screen.</summary>
-public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
+[Collection(BrowserCollection.Name)]
+public class WebPageTests(BrowserFixture web)
 {
     private static readonly byte[] RedCircle = TestImages.Circle(64, 64, 220, 30, 30);
     private static readonly byte[] BlueSquare = TestImages.Square(64, 64, 30, 60, 220);
 
-    private async Task<IPage> OpenPage(int width, int height)
+    private async Task<IPage> OpenPage(int width, int height, string? baseUrl = null)
     {
         var page = await web.Browser.NewPageAsync(new() { ViewportSize = new() { Width = width, Height = height } });
         page.SetDefaultTimeout(30_000);
-        await page.GotoAsync(web.BaseUrl + "/");
+        await page.GotoAsync((baseUrl ?? web.BaseUrl) + "/");
         await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("is ready");
         return page;
     }
@@ -111,9 +49,10 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
             "() => [...document.querySelectorAll('.card')].every(c => c.dataset.state === 'done' || c.dataset.state === 'failed')");
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Two_images_on_a_phone_sized_screen_get_the_captions_the_api_gives_captioned_from_the_keyboard()
     {
+        web.RequireBrowser();
         var page = await OpenPage(375, 812);
         await page.SetInputFilesAsync("#images", [Save("red-circle.png", RedCircle), Save("blue-square.png", BlueSquare)]);
         await Assertions.Expect(page.Locator(".card .preview")).ToHaveCountAsync(2);
@@ -155,9 +94,10 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
         await page.CloseAsync();
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_dropped_image_greedy_and_seeded_sampling_match_the_api()
     {
+        web.RequireBrowser();
         var page = await OpenPage(1000, 800);
         var file = Save("red-circle.png", RedCircle);
 
@@ -187,9 +127,10 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
         await page.CloseAsync();
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Errors_from_the_api_are_shown_in_plain_words()
     {
+        web.RequireBrowser();
         var page = await OpenPage(1000, 800);
 
         // Pressing Caption with nothing chosen.
@@ -219,6 +160,50 @@ public class WebPageTests(BrowserFixture web) : IClassFixture<BrowserFixture>
         Assert.Equal(HttpStatusCode.BadRequest, badStatus);
         var message = badProblem.GetProperty("errors").GetProperty("temperature")[0].GetString()!;
         await Assertions.Expect(page.Locator(".card .error").First).ToContainTextAsync($"temperature: {message}");
+        await page.CloseAsync();
+    }
+
+    [SkippableFact]
+    public async Task With_api_keys_the_page_sends_the_key_typed_in_and_keeps_it_for_the_tab_only()
+    {
+        web.RequireBrowser();
+        const string key = "page-test-key-0123456789";
+        await using var keyed = await BrowserFixture.StartServiceAsync(("Captioner:ApiKeys:0", key));
+        var page = await web.Browser.NewPageAsync(new() { ViewportSize = new() { Width = 1000, Height = 800 } });
+        page.SetDefaultTimeout(30_000);
+        await page.GotoAsync(keyed.BaseUrl + "/");
+
+        // Without a key: the model's name (from the readiness answer), and the page asks for a key.
+        await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("needs an API key");
+        await Assertions.Expect(page.Locator("#model-name")).ToHaveTextAsync("demo-tiny");
+        Assert.Equal("image/svg+xml", (await page.Locator("link[rel=icon]").GetAttributeAsync("type")));
+        Assert.Equal(HttpStatusCode.OK, (await keyed.Http.GetAsync("/favicon.svg")).StatusCode);
+        await page.SetInputFilesAsync("#images", Save("red-circle.png", RedCircle));
+        await page.ClickAsync("#caption-button");
+        await WaitForCards(page, 1);
+        await Assertions.Expect(page.Locator(".card .error").First).ToContainTextAsync("needs an API key");
+
+        // With the key: captioned, and the status shows the model's details (GET /model takes the key too).
+        await page.FillAsync("#api-key", key);
+        await page.Locator("#api-key").DispatchEventAsync("change");
+        await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("Model demo-tiny is ready (cpu");
+        await page.ClickAsync("#caption-button");
+        await WaitForCards(page, 1);
+        await Assertions.Expect(page.Locator(".card")).ToHaveAttributeAsync("data-state", "done");
+        Assert.False(string.IsNullOrWhiteSpace(await page.Locator(".card .caption").First.TextContentAsync()));
+
+        // Kept in session storage, for this tab: a reload keeps it; local storage and cookies never hold it.
+        Assert.Equal(key, await page.EvaluateAsync<string>("() => sessionStorage.getItem('captionservice.api-key')"));
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => localStorage.length"));
+        Assert.Empty(await page.Context.CookiesAsync());
+        await page.ReloadAsync();
+        Assert.Equal(key, await page.InputValueAsync("#api-key"));
+        Assert.Equal("password", await page.Locator("#api-key").GetAttributeAsync("type"));
+        // Another tab (a new browsing session) starts without it.
+        var other = await web.Browser.NewPageAsync();
+        await other.GotoAsync(keyed.BaseUrl + "/");
+        Assert.Equal("", await other.InputValueAsync("#api-key"));
+        await other.CloseAsync();
         await page.CloseAsync();
     }
 }

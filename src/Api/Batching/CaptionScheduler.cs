@@ -2,9 +2,9 @@ using System.Threading.Channels;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
 using CaptionService.Api.Telemetry;
+using CaptionService.Model;
 using CaptionService.Model.Generation;
 using Microsoft.Extensions.Options;
-using static TorchSharp.torch;
 
 namespace CaptionService.Api.Batching;
 
@@ -101,7 +101,6 @@ public sealed class CaptionScheduler : IDisposable
     {
         var m = model!;
         var batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
-        var tensors = TorchSharp.DisposeScopeManager.Statistics; // this thread's: every tensor of the batch is made here
         try
         {
             while (WaitForWork())
@@ -133,7 +132,8 @@ public sealed class CaptionScheduler : IDisposable
                 }
                 finally
                 {
-                    Interlocked.Exchange(ref liveTensors, tensors.ThreadTotalLiveCount);
+                    // This thread's: every tensor of the batch is made here.
+                    Interlocked.Exchange(ref liveTensors, TorchRuntime.LiveTensorsOnThisThread);
                 }
             }
         }
@@ -220,9 +220,7 @@ public sealed class CaptionScheduler : IDisposable
         var admitted = DateTimeOffset.UtcNow;
         try
         {
-            using var scope = NewDisposeScope();
-            var pixels = m.Pipeline.Preprocessor.ToBatch(jobs.Select(j => j.Image));
-            batch.Admit(pixels, jobs.Select(j => j.Group!).ToList());
+            m.Pipeline.Admit(batch, jobs.Select(j => j.Image), jobs.Select(j => j.Group!).ToList());
         }
         catch (Exception) when (jobs.Count > 1)
         {

@@ -65,8 +65,7 @@ public sealed class AccessControl
         // Whole failures left (the bucket refills continuously; a probe of 0 permits would pass on a fraction).
         if (failures.GetStatistics(address) is { CurrentAvailablePermits: < 1 })
         {
-            await Refuse(context, StatusCodes.Status429TooManyRequests, "Too many failed API keys", "auth-throttled",
-                "Too many requests from this address came without a valid API key; wait before trying again.", oneFailure);
+            await Refuse(context, ApiProblems.AuthThrottled(oneFailure));
             return;
         }
         var given = Key(context.Request);
@@ -74,9 +73,7 @@ public sealed class AccessControl
         if (match < 0)
         {
             failures.AttemptAcquire(address).Dispose();
-            await Refuse(context, StatusCodes.Status401Unauthorized, given.Length == 0 ? "API key required" : "Wrong API key", "unauthorized",
-                given.Length == 0 ? $"Send one of the service's API keys in the {KeyHeader} header." : $"The {KeyHeader} header does not hold one of this service's API keys.",
-                retryAfter: null);
+            await Refuse(context, ApiProblems.Unauthorized(keyGiven: given.Length > 0));
             return;
         }
         ClientIdentity.SetKey(context, match);
@@ -103,13 +100,10 @@ public sealed class AccessControl
 
     private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    private Task Refuse(HttpContext context, int status, string title, string reason, string detail, TimeSpan? retryAfter)
+    private Task Refuse(HttpContext context, ApiProblem problem)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<CaptionIntake>() is not null) metrics.Request(reason);
-        if (retryAfter is { } wait)
-            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        return Results.Problem(statusCode: status, title: title, detail: detail,
-            extensions: new Dictionary<string, object?> { ["reason"] = reason }).ExecuteAsync(context);
+        if (context.GetEndpoint()?.Metadata.GetMetadata<CaptionIntake>() is not null) metrics.Request(RequestOutcomeFilter.Outcome(problem));
+        return problem.ExecuteAsync(context);
     }
 }
 

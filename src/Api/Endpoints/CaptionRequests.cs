@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using CaptionService.Api.Batching;
+using CaptionService.Api.Contracts;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
 using CaptionService.Api.Telemetry;
 using CaptionService.Model.Generation;
 using CaptionService.Model.Imaging;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace CaptionService.Api.Endpoints;
@@ -18,21 +20,23 @@ namespace CaptionService.Api.Endpoints;
 /// </summary>
 public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, DecodeGate gate, CaptionMetrics metrics, IOptions<CaptionerOptions> options)
 {
-    public async Task<(IReadOnlyList<CaptionResponse>? Captions, IResult? Problem)> HandleAsync(
-        HttpRequest request, DecodingFields form, string field, int maxFiles)
+    /// <param name="field">the file field: <c>image</c> or <c>images</c></param>
+    /// <param name="answer">the captions, in the order of the images -> the endpoint's answer</param>
+    public async Task<Results<Ok<T>, ApiProblem>> HandleAsync<T>(
+        HttpRequest request, DecodingFields form, string field, int maxFiles, Func<IReadOnlyList<CaptionResponse>, T> answer)
     {
         var clock = Stopwatch.StartNew();
         var aborted = request.HttpContext.RequestAborted;
         var (images, problem) = await ImageUpload.ReadAsync(request, field, maxFiles, options.Value, aborted);
-        if (problem is not null) return (null, problem);
+        if (problem is not null) return problem;
 
-        if (IntakeGate.Refusal(host, scheduler) is { } refusal) return (null, refusal);
+        if (IntakeGate.Refusal(host, scheduler) is { } refusal) return refusal;
         var model = host.Current!;
         var decoding = DecodingForm.Parse(form, model.Config.Decoding,
             new DecodingLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize), out var errors);
-        if (decoding is null) return (null, ApiProblems.Fields(errors));
+        if (decoding is null) return ApiProblems.Fields(errors);
         if (images!.Count > scheduler.Options.QueueCapacity)
-            return (null, ApiProblems.Field(field, $"Send at most {scheduler.Options.QueueCapacity} images per request (the queue's capacity)."));
+            return ApiProblems.Field(field, $"Send at most {scheduler.Options.QueueCapacity} images per request (the queue's capacity).");
 
         var pixels = new float[images.Count][];
         var preprocess = Stopwatch.StartNew();
@@ -42,7 +46,7 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
             {
                 string? which = images.Count == 1 ? null : ImageUpload.Describe(images[i].FileName, i, images.Count);
                 var (image, refused) = await PreprocessAsync(model, images[i], which, aborted);
-                if (refused is not null) return (null, refused);
+                if (refused is not null) return refused;
                 pixels[i] = image!;
             }
         }
@@ -63,26 +67,26 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
         }
         catch (QueueFullException)
         {
-            return (null, ApiProblems.QueueFull(scheduler.Options.QueueCapacity));
+            return ApiProblems.QueueFull(scheduler.Options.QueueCapacity);
         }
         catch (ShuttingDownException)
         {
-            return (null, ApiProblems.ShuttingDown());
+            return ApiProblems.ShuttingDown();
         }
         catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
         {
             // Our timeout, or the scheduler cancelling what was left when the shutdown ran out of time.
-            return (null, timeout.IsCancellationRequested ? ApiProblems.TimedOut(scheduler.Options.RequestTimeout) : ApiProblems.ShuttingDown());
+            return timeout.IsCancellationRequested ? ApiProblems.TimedOut(scheduler.Options.RequestTimeout) : ApiProblems.ShuttingDown();
         }
         catch (DecodingOptionsException e)
         {
             // Options the scheduler found it cannot decode (the edge checks should have caught them).
-            return (null, ApiProblems.Fields(DecodingForm.FieldErrors(e.Problems)));
+            return ApiProblems.Fields(DecodingForm.FieldErrors(e.Problems));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The model failed on this request alone (the scheduler logged it); the batch went on.
-            return (null, ApiProblems.CaptionFailed());
+            return ApiProblems.CaptionFailed();
         }
         finally
         {
@@ -103,14 +107,14 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
                 new ModelRef(model.Id, model.Notice),
                 new CaptionTimings(Ms(done.Queue), Ms(preprocess.Elapsed), Ms(done.Encode), Ms(done.Decode), Ms(clock.Elapsed))));
         }
-        return (answers, null);
+        return TypedResults.Ok(answer(answers));
     }
 
     /// <summary>One upload -> normalized pixels. The header is read from where the form keeps the
     /// upload; the bytes come into memory, and the image is decoded, only under a lease for the
     /// memory that takes. Decoding and resizing are thread-safe: leases run in parallel.</summary>
     /// <param name="which">null for a single upload, else which image of a batch</param>
-    private async Task<(float[]? Pixels, IResult? Problem)> PreprocessAsync(LoadedModel model, UploadedImage upload, string? which, CancellationToken cancellationToken)
+    private async Task<(float[]? Pixels, ApiProblem? Problem)> PreprocessAsync(LoadedModel model, UploadedImage upload, string? which, CancellationToken cancellationToken)
     {
         var preprocessor = model.Pipeline.Preprocessor;
         try

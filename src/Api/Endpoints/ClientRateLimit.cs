@@ -40,10 +40,7 @@ public static class ClientRateLimit
                 var http = rejected.HttpContext;
                 http.RequestServices.GetRequiredService<CaptionMetrics>().Request("rate-limited");
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
-                    detail: $"At most {Unvalidated(http)} caption requests per minute per client; retry after {retryAfter.TotalSeconds:0} s.",
-                    extensions: new Dictionary<string, object?> { ["reason"] = "rate-limited" }).ExecuteAsync(http);
+                await ApiProblems.RateLimited(Unvalidated(http), retryAfter).ExecuteAsync(http);
             };
         });
         return services;

@@ -1,8 +1,6 @@
 using CaptionService.Api.Options;
 using CaptionService.Hub;
 using CaptionService.Model;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace CaptionService.Api.Hosting;
 
@@ -10,22 +8,18 @@ namespace CaptionService.Api.Hosting;
 /// <param name="Id">Short name reported with every caption: OWNER/NAME for a Hub model, else the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
 /// <param name="Checkpoint">The checkpoint directory's full path (a Hub model's snapshot folder in the cache).</param>
 /// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
-/// <param name="DTypeReason">"configured", or which rule of Captioner:DType=auto chose it.</param>
-/// <param name="MixedPrecision">True when only the linear layers run in <paramref name="DType"/> (the rest in fp32).</param>
+/// <param name="Placement">The device and dtype it runs on, by name, and why that dtype.</param>
 public sealed record LoadedModel(
     string Id,
     string Checkpoint,
     bool BuiltIn,
     CaptionPipeline Pipeline,
-    Device Device,
-    ScalarType DType,
-    string DTypeReason,
-    bool MixedPrecision,
+    Placement Placement,
     ParameterCounts Parameters,
     TimeSpan LoadTime,
     TimeSpan WarmupTime)
 {
-    public ModelConfig Config => Pipeline.Model.Config;
+    public ModelConfig Config => Pipeline.Config;
 
     /// <summary>The Hub repository, revision and commit of a model given as <c>hf:...</c>; null for a directory.</summary>
     public HubOrigin? Hub { get; init; }
@@ -37,9 +31,10 @@ public sealed record LoadedModel(
     public string? Notice => BuiltIn ? ModelNotice.Demo : null;
 
     /// <summary>"cpu" or "cuda:N".</summary>
-    public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, Device.index)}" : Device.type.ToString().ToLowerInvariant();
+    public string DeviceName => Placement.DeviceName;
 
-    public string DTypeName => TorchRuntime.Name(DType);
+    /// <summary>"fp32", "bf16" or "fp16".</summary>
+    public string DTypeName => Placement.DTypeName;
 }
 
 /// <summary>The warm-up caption and what it cost.</summary>

@@ -2,12 +2,9 @@ using System.Diagnostics;
 using CaptionService.Api.Options;
 using CaptionService.Hub;
 using CaptionService.Model;
-using CaptionService.Model.Checkpoints;
-using CaptionService.Model.Generation;
 using Microsoft.Extensions.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using TorchSharp;
 
 namespace CaptionService.Api.Hosting;
 
@@ -21,17 +18,17 @@ namespace CaptionService.Api.Hosting;
 /// HF_HUB_OFFLINE...: environment variables, or settings of the same name); null: the environment</param>
 public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger, IConfiguration? configuration = null) : IDisposable
 {
-    private volatile LoadedModel? _loaded;
-    private volatile string _state = "starting";
+    private volatile LoadedModel? loaded;
+    private volatile string state = "starting";
 
     /// <summary>The model, once it has loaded and answered its warm-up caption; null before.</summary>
-    public LoadedModel? Current => _loaded;
+    public LoadedModel? Current => loaded;
 
-    public bool IsReady => _loaded is not null;
+    public bool IsReady => loaded is not null;
 
     /// <summary>What the host is doing, for the readiness check and 503 answers: "starting", "fetching hf:... from the Hub",
     /// "downloading model 43% (...)", "loading model", "warming up", "ready" or "failed: ...".</summary>
-    public string State => _state;
+    public string State => state;
 
     /// <summary>Fetches (for a Hub model), loads and warms up the model. Called once, by <see cref="ModelLoader"/>.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
@@ -39,10 +36,8 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         var o = options.Value;
         try
         {
-            var device = TorchRuntime.ResolveDevice(o.Device);
-            if (o.Threads > 0) torch.set_num_threads(o.Threads);
-            var (precision, dtypeReason) = TorchRuntime.ResolvePrecision(o.DType, device);
-            var dtype = TorchRuntime.ScalarTypeOf(precision);
+            var placement = Placement.Resolve(o.Device, o.DType, o.MixedPrecision);
+            if (o.Threads > 0) TorchRuntime.Threads = o.Threads;
             var fetch = Stopwatch.StartNew();
             var (checkpoint, id, hub, converted) = o.UsesHub
                 ? await FetchAsync(o.Checkpoint!.Trim(), cancellationToken)
@@ -52,37 +47,38 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint}. {Notice}",
                     checkpoint, ModelNotice.Demo);
 
-            _state = "loading model";
+            state = "loading model";
             var load = Stopwatch.StartNew();
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
-                checkpoint, device, TorchRuntime.Name(dtype), dtypeReason, torch.get_num_threads(), MklIntelPath.Status);
-            bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
-            var model = Checkpoint.Load(checkpoint, device, convertedWeights: converted).ToPrecision(dtype, mixed);
-            model.eval();
+                checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status);
+            var pipeline = placement.Load(checkpoint, o.ToImageLimits(), converted);
             load.Stop();
-            cancellationToken.ThrowIfCancellationRequested();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                pipeline.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
 
-            _state = "warming up";
-            var pipeline = new CaptionPipeline(model, o.ToImageLimits());
-            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, dtypeReason, mixed,
-                model.CountParameters(), load.Elapsed, TimeSpan.Zero)
+            state = "warming up";
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, placement,
+                pipeline.Model.CountParameters(), load.Elapsed, TimeSpan.Zero)
             { Hub = hub, FetchTime = hub is null ? null : fetch.Elapsed };
 
             var warmup = Stopwatch.StartNew();
-            var outcome = Caption(candidate, WarmupImage(model.Config.ImageSize), model.Config.Decoding);
+            var outcome = Caption(candidate, WarmupImage(pipeline.Config.ImageSize), pipeline.Config.Decoding);
             warmup.Stop();
 
-            _loaded = candidate with { WarmupTime = warmup.Elapsed };
-            _state = "ready";
+            loaded = candidate with { WarmupTime = warmup.Elapsed };
+            state = "ready";
             logger.LogInformation(
                 "Model ready: {Id} ({Checkpoint}) on {Device} as {DType}, {Parameters:N0} parameters; loaded in {LoadMs:F0} ms, "
                 + "warm-up caption in {WarmupMs:F0} ms: \"{Caption}\"",
-                id, checkpoint, _loaded.DeviceName, _loaded.DTypeName, _loaded.Parameters.Total,
+                id, checkpoint, loaded.DeviceName, loaded.DTypeName, loaded.Parameters.Total,
                 load.Elapsed.TotalMilliseconds, warmup.Elapsed.TotalMilliseconds, outcome.Text);
         }
         catch (Exception e)
         {
-            _state = "failed: " + e.Message;
+            state = "failed: " + e.Message;
             throw;
         }
     }
@@ -91,7 +87,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
     private async Task<(string Folder, string Id, HubOrigin? Hub, string? Converted)> FetchAsync(string reference, CancellationToken cancellationToken)
     {
         var settings = HubSettings.From(name => configuration is null ? Environment.GetEnvironmentVariable(name) : configuration[name]);
-        _state = $"fetching {reference} from the Hub";
+        state = $"fetching {reference} from the Hub";
         logger.LogInformation("Fetching {Reference} from {Endpoint} into {Cache}{Offline}{Token}", reference, settings.Endpoint,
             settings.CacheDirectory, settings.Offline ? " (HF_HUB_OFFLINE: the cache only)" : "",
             settings.Token is null ? "" : $" with the token from {settings.TokenSource}");
@@ -109,7 +105,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
         public void Report(HubProgress p)
         {
-            host._state = $"downloading model {p}";
+            host.state = $"downloading model {p}";
             var now = (p.File, (int)(p.Fraction * 10));
             if (now == logged && sinceLog.IsRunning && sinceLog.Elapsed < TimeSpan.FromSeconds(10)) return;
             logged = now;
@@ -146,6 +142,6 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
     public void Dispose()
     {
-        _loaded?.Pipeline.Model.Dispose();
+        loaded?.Pipeline.Dispose();
     }
 }

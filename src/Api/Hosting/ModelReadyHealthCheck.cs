@@ -11,7 +11,8 @@ public sealed class ModelReadyHealthCheck(ModelHost host, CaptionScheduler sched
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(host.Current is { } model && scheduler.IsRunning
-            ? HealthCheckResult.Healthy($"{model.Id} on {model.DeviceName} ({model.DTypeName})")
+            ? HealthCheckResult.Healthy($"{model.Id} on {model.DeviceName} ({model.DTypeName})",
+                new Dictionary<string, object> { ["model"] = model.Id, ["device"] = model.DeviceName, ["dtype"] = model.DTypeName })
             : HealthCheckResult.Unhealthy(scheduler.IsRunning || host.Current is null ? Reason(host.State) : "not taking requests (starting or shutting down)"));
 
     /// <summary>"downloading model 43% (...)", "loading model", "model failed: ...".</summary>

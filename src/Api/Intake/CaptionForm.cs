@@ -24,15 +24,15 @@ public sealed class BatchCaptionForm : DecodingFields
 /// </summary>
 public abstract class DecodingFields
 {
-    /// <summary>Decoding strategy: greedy, sample or beam.</summary>
+    /// <summary>Decoding strategy: greedy, sample or beam. Options another strategy uses are ignored.</summary>
     [FromForm(Name = FormFields.Decoding)]
     public string? Decoding { get; init; }
 
-    /// <summary>Most tokens to generate: at least 1, at most the service's Captioner:Batching:MaxTokens (64 by default).</summary>
+    /// <summary>Most tokens to generate: at least 1, at most the service's limit (GET /model: <c>limits.max_tokens</c>; Captioner:Batching:MaxTokens, and never more than the model's positions minus one).</summary>
     [FromForm(Name = FormFields.MaxTokens)]
     public string? MaxTokens { get; init; }
 
-    /// <summary>Sampling temperature, a positive number (sample only).</summary>
+    /// <summary>Sampling temperature, from 0.01 to 100 (sample only).</summary>
     [FromForm(Name = FormFields.Temperature)]
     public string? Temperature { get; init; }
 
@@ -44,15 +44,15 @@ public abstract class DecodingFields
     [FromForm(Name = FormFields.TopP)]
     public string? TopP { get; init; }
 
-    /// <summary>Random seed for sampling: the same image, options and seed give the same caption. Drawn (and reported) when absent.</summary>
+    /// <summary>Random seed for sampling: the same image, options and seed give the same caption. Drawn (and reported) when absent or empty (sample only).</summary>
     [FromForm(Name = FormFields.Seed)]
     public string? Seed { get; init; }
 
-    /// <summary>Beams kept by beam search (beam only).</summary>
+    /// <summary>Beams kept by beam search, at most 16 and at most the batch size (beam only).</summary>
     [FromForm(Name = FormFields.NumBeams)]
     public string? NumBeams { get; init; }
 
-    /// <summary>Beam score = sum of log-probabilities / length^length_penalty (beam only).</summary>
+    /// <summary>Beam score = sum of log-probabilities / length^length_penalty, from -10 to 10 (beam only).</summary>
     [FromForm(Name = FormFields.LengthPenalty)]
     public string? LengthPenalty { get; init; }
 

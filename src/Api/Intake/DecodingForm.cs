@@ -40,25 +40,28 @@ public static class DecodingForm
             }
         }
 
+        // Only the options the chosen decoding uses are read: the others are ignored, whatever they say
+        // (a form such as Swagger UI's sends every field).
+        var used = UsedBy(o.Strategy);
         if (Int(form.MaxTokens, FormFields.MaxTokens) is int maxTokens) o = o with { MaxNewTokens = maxTokens };
-        if (Double(form.Temperature, FormFields.Temperature) is double temperature) o = o with { Temperature = temperature };
-        if (Int(form.TopK, FormFields.TopK) is int topK) o = o with { TopK = topK };
-        if (Double(form.TopP, FormFields.TopP) is double topP) o = o with { TopP = topP };
-        if (Int(form.NumBeams, FormFields.NumBeams) is int beams) o = o with { NumBeams = beams };
-        if (Double(form.LengthPenalty, FormFields.LengthPenalty) is double penalty) o = o with { LengthPenalty = penalty };
         if (Int(form.NoRepeatNgramSize, FormFields.NoRepeatNgramSize) is int ngram) o = o with { NoRepeatNgramSize = ngram };
-        if (Given(form.Seed) is { } seedText)
+        if (used.Contains(FormFields.Temperature) && Double(form.Temperature, FormFields.Temperature) is double temperature) o = o with { Temperature = temperature };
+        if (used.Contains(FormFields.TopK) && Int(form.TopK, FormFields.TopK) is int topK) o = o with { TopK = topK };
+        if (used.Contains(FormFields.TopP) && Double(form.TopP, FormFields.TopP) is double topP) o = o with { TopP = topP };
+        if (used.Contains(FormFields.NumBeams) && Int(form.NumBeams, FormFields.NumBeams) is int beams) o = o with { NumBeams = beams };
+        if (used.Contains(FormFields.LengthPenalty) && Double(form.LengthPenalty, FormFields.LengthPenalty) is double penalty) o = o with { LengthPenalty = penalty };
+        if (used.Contains(FormFields.Seed) && Given(form.Seed) is { } seedText)
         {
             if (long.TryParse(seedText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed)) o = o with { Seed = seed };
             else Fail(FormFields.Seed, $"seed must be an integer (got '{seedText}')");
         }
 
-        // The model's own checks; their messages start with the option's name. Only fields that
-        // parsed are checked again (a bad number is reported once, as a bad number).
+        // The model's own checks, for the options in use; their messages start with the option's name.
+        // Only fields that parsed are checked again (a bad number is reported once, as a bad number).
         foreach (var (field, text) in o.Validate().Select(ToField))
-            if (!problems.ContainsKey(field)) Fail(field, text);
+            if (used.Contains(field) && !problems.ContainsKey(field)) Fail(field, text);
         int maxBeams = Math.Min(MaxBeams, limits.MaxBatchSize);
-        if ((o.Strategy == DecodingStrategy.Beam || Given(form.NumBeams) is not null) && o.NumBeams > maxBeams && !problems.ContainsKey(FormFields.NumBeams))
+        if (o.Strategy == DecodingStrategy.Beam && o.NumBeams > maxBeams && !problems.ContainsKey(FormFields.NumBeams))
             Fail(FormFields.NumBeams, $"num_beams must be at most {maxBeams} here (got {o.NumBeams})");
         if (o.MaxNewTokens > limits.MaxTokens && !problems.ContainsKey(FormFields.MaxTokens))
         {
@@ -92,6 +95,18 @@ public static class DecodingForm
         }
     }
 
+    /// <summary>The form fields a strategy reads; every strategy reads max_tokens and no_repeat_ngram_size.</summary>
+    public static IReadOnlySet<string> UsedBy(DecodingStrategy strategy) => strategy switch
+    {
+        DecodingStrategy.Sample => SampleFields,
+        DecodingStrategy.Beam => BeamFields,
+        _ => CommonFields,
+    };
+
+    private static readonly HashSet<string> CommonFields = [FormFields.Decoding, FormFields.MaxTokens, FormFields.NoRepeatNgramSize];
+    private static readonly HashSet<string> SampleFields = [.. CommonFields, FormFields.Temperature, FormFields.TopK, FormFields.TopP, FormFields.Seed];
+    private static readonly HashSet<string> BeamFields = [.. CommonFields, FormFields.NumBeams, FormFields.LengthPenalty];
+
     private static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     /// <summary>A problem with the options as the model words it ("max_new_tokens must be ...") -> the form field it is about and its message.</summary>
@@ -107,38 +122,3 @@ public static class DecodingForm
 /// <summary>What this service allows: tokens per caption (its KV cache's positions) and sequences
 /// per batch (a beam request takes num_beams of them).</summary>
 public sealed record DecodingLimits(int MaxTokens, int MaxBatchSize);
-
-/// <summary>The decoding options a caption was made with, named as the form fields that set them;
-/// only those that matter for the strategy are present.</summary>
-public sealed record DecodingUsed
-{
-    /// <summary>greedy, sample or beam (the <c>decoding</c> form field).</summary>
-    public required string Strategy { get; init; }
-    /// <summary>Most tokens generated: the request's max_tokens, capped by the model's positions.</summary>
-    public required int MaxTokens { get; init; }
-    public int NoRepeatNgramSize { get; init; }
-
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Temperature { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? TopK { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? TopP { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? Seed { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? NumBeams { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? LengthPenalty { get; init; }
-
-    public static DecodingUsed From(DecodingOptions o, ModelConfig config)
-    {
-        bool sample = o.Strategy == DecodingStrategy.Sample, beam = o.Strategy == DecodingStrategy.Beam;
-        return new DecodingUsed
-        {
-            Strategy = o.Strategy.ToString().ToLowerInvariant(),
-            MaxTokens = Math.Min(o.MaxNewTokens, config.MaxPositions - 1),
-            NoRepeatNgramSize = o.NoRepeatNgramSize,
-            Temperature = sample ? o.Temperature : null,
-            TopK = sample ? o.TopK : null,
-            TopP = sample ? o.TopP : null,
-            Seed = sample ? o.Seed : null,
-            NumBeams = beam ? o.NumBeams : null,
-            LengthPenalty = beam ? o.LengthPenalty : null,
-        };
-    }
-}

@@ -16,7 +16,7 @@ public sealed record UploadedImage(string FileName, IFormFile File);
 public static class ImageUpload
 {
     /// <summary>The images sent in <paramref name="field"/> (between 1 and <paramref name="maxFiles"/>), or the problem to answer with instead.</summary>
-    public static async Task<(IReadOnlyList<UploadedImage>? Images, IResult? Problem)> ReadAsync(
+    public static async Task<(IReadOnlyList<UploadedImage>? Images, ApiProblem? Problem)> ReadAsync(
         HttpRequest request, string field, int maxFiles, CaptionerOptions options, CancellationToken cancellationToken)
     {
         var form = request.HasFormContentType ? await request.ReadFormAsync(cancellationToken) : null;

@@ -30,7 +30,7 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
             await next(context);
             return;
         }
-        IResult? refusal = Refusal(host, scheduler);
+        ApiProblem? refusal = Refusal(host, scheduler);
         if (refusal is null && context.Request.ContentLength > UploadLimits.RequestBodyLimit(options.Value))
             refusal = TooLarge();
         refusal ??= await ReadForm(context);
@@ -45,7 +45,7 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
 
     /// <summary>Reads the form (the endpoint then binds the one read here) within
     /// <see cref="CaptionerOptions.UploadTimeoutSeconds"/>; a problem when it does not arrive whole in time or cannot be read.</summary>
-    private async Task<IResult?> ReadForm(HttpContext context)
+    private async Task<ApiProblem?> ReadForm(HttpContext context)
     {
         var request = context.Request;
         if (!request.HasFormContentType) return null;   // the endpoint answers 415
@@ -82,21 +82,15 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
         }
     }
 
-    private IResult TooLarge() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Upload too large",
-        detail: $"The request is larger than the {UploadLimits.RequestBodyLimit(options.Value):N0} bytes accepted (up to {options.Value.MaxImagesPerRequest} "
-            + $"images of at most {options.Value.MaxUploadBytes:N0} bytes each, plus the form).",
-        extensions: new Dictionary<string, object?> { ["reason"] = "too-large" });
+    private ApiProblem TooLarge() =>
+        ApiProblems.RequestTooLarge(UploadLimits.RequestBodyLimit(options.Value), options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes);
 
-    private IResult TooSlow() => Results.Problem(statusCode: StatusCodes.Status408RequestTimeout, title: "Upload too slow",
-        detail: $"The request's body did not arrive within {options.Value.UploadTimeoutSeconds:0.#} s (Captioner:UploadTimeoutSeconds).",
-        extensions: new Dictionary<string, object?> { ["reason"] = "upload-timeout" });
+    private ApiProblem TooSlow() => ApiProblems.UploadTooSlow(options.Value.UploadTimeoutSeconds);
 
-    private static IResult Malformed() => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed form",
-        detail: $"The multipart/form-data body could not be read (a wrong boundary, cut short, or over the form's limits); send the image as a file field named '{FormFields.Image}'.",
-        extensions: new Dictionary<string, object?> { ["reason"] = "bad-request" });
+    private static ApiProblem Malformed() => ApiProblems.MalformedForm();
 
     /// <summary>503 when the model is not ready, the service is stopping or the queue is full; null when a request may go on.</summary>
-    public static IResult? Refusal(ModelHost host, CaptionScheduler scheduler)
+    public static ApiProblem? Refusal(ModelHost host, CaptionScheduler scheduler)
     {
         if (host.Current is null || !scheduler.IsRunning)
             return scheduler.IsRunning || host.Current is null ? ApiProblems.NotReady(host.State) : ApiProblems.ShuttingDown();

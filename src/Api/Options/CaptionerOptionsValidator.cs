@@ -3,7 +3,6 @@ using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Imaging;
 using Microsoft.Extensions.Options;
-using static TorchSharp.torch;
 
 namespace CaptionService.Api.Options;
 
@@ -28,25 +27,9 @@ public sealed class CaptionerOptionsValidator : IValidateOptions<CaptionerOption
         else if (!File.Exists(Path.Combine(dir, "config.json")))
             errors.Add($"{S}:Checkpoint: '{dir}' has no config.json; is it a checkpoint directory?");
 
-        Device? device = null;
-        try
-        {
-            device = TorchRuntime.ResolveDevice(options.Device ?? "");
-        }
-        catch (ArgumentException e)
-        {
-            errors.Add($"{S}:Device: {e.Message}");
-        }
-
-        try
-        {
-            if (device is not null) TorchRuntime.ResolvePrecision(options.DType ?? "", device);
-            else if (!string.Equals(options.DType?.Trim(), "auto", StringComparison.OrdinalIgnoreCase)) TorchRuntime.ParsePrecision(options.DType ?? "");
-        }
-        catch (ArgumentException e)
-        {
-            errors.Add($"{S}:DType: {e.Message}");
-        }
+        var (deviceProblem, dtypeProblem) = Placement.Problems(options.Device ?? "", options.DType ?? "");
+        if (deviceProblem is not null) errors.Add($"{S}:Device: {deviceProblem}");
+        if (dtypeProblem is not null) errors.Add($"{S}:DType: {dtypeProblem}");
 
         if (options.MaxUploadBytes < 1)
             errors.Add($"{S}:MaxUploadBytes: must be a positive number of bytes (got {options.MaxUploadBytes})");

@@ -29,6 +29,7 @@ public sealed class RequestOutcomeFilter(CaptionMetrics metrics) : IEndpointFilt
     /// <summary>The outcome a result counts as: "ok", its problem's reason, else a name for its status.</summary>
     public static string Outcome(object? result)
     {
+        while (result is INestedHttpResult nested) result = nested.Result; // Results<Ok<T>, ApiProblem>
         if (result is IValueHttpResult { Value: ProblemDetails problem }
             && problem.Extensions.TryGetValue("reason", out var reason) && reason is string text)
             return text;

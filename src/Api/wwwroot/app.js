@@ -13,11 +13,30 @@
   const message = document.getElementById("form-message");
   const modelStatus = document.getElementById("model-status");
   const modelNotice = document.getElementById("model-notice");
+  const modelName = document.getElementById("model-name");
+  const apiKey = document.getElementById("api-key");
   const template = document.getElementById("card-template");
 
   /** One entry per image in the gallery: { file, card, done }. */
   const entries = [];
   const PARALLEL = 4;
+
+  // --- API key --------------------------------------------------------------
+  // Kept for this tab only (sessionStorage: gone when the tab closes), sent as X-Api-Key.
+
+  const KEY_ITEM = "captionservice.api-key";
+  apiKey.value = sessionStorage.getItem(KEY_ITEM) ?? "";
+  apiKey.addEventListener("change", () => {
+    const key = apiKey.value.trim();
+    if (key) sessionStorage.setItem(KEY_ITEM, key);
+    else sessionStorage.removeItem(KEY_ITEM);
+    checkModel();
+  });
+
+  function keyHeaders() {
+    const key = apiKey.value.trim();
+    return key ? { "X-Api-Key": key } : {};
+  }
 
   // --- model status -------------------------------------------------------
 
@@ -31,13 +50,21 @@
         setTimeout(checkModel, 2000);
         return;
       }
-      const model = await fetch("/model", { cache: "no-store" });
+      // The model's name is in the readiness answer, which needs no key.
+      const readiness = await ready.json().catch(() => null);
+      const name = readiness?.checks?.model?.data?.model;
+      modelName.textContent = name ?? "";
+      document.title = name ? `CaptionService · ${name}` : "CaptionService";
+      const model = await fetch("/model", { cache: "no-store", headers: keyHeaders() });
       if (model.ok) {
         const m = await model.json();
         const commit = m.hub ? `, commit ${m.hub.commit.slice(0, 7)}` : "";
+        modelName.textContent = m.id;
         setStatus(`Model ${m.id} is ready (${m.device}, ${m.dtype}${commit}).`, "ready");
         modelNotice.textContent = m.notice ?? "";
         modelNotice.hidden = !m.notice;
+      } else if (model.status === 401) {
+        setStatus(`${name ? `Model ${name}` : "The model"} is ready. This service needs an API key: enter it under 3. API key.`, "needs-key");
       } else {
         setStatus("The model is ready.", "ready");
       }
@@ -152,7 +179,7 @@
     }
     const lead = {
       400: "The service could not use this request.",
-      401: "This service needs an API key.",
+      401: "This service needs an API key (3. API key).",
       408: "The upload took too long.",
       413: "The image is too large.",
       415: "This file is not an image the service can read.",
@@ -180,7 +207,7 @@
     for (const [name, value] of fields) body.append(name, value);
     setCardState(entry.card, "working", "Captioning\u2026");
     try {
-      const response = await fetch("/captions", { method: "POST", body });
+      const response = await fetch("/captions", { method: "POST", body, headers: keyHeaders() });
       if (response.ok) {
         showCaption(entry.card, await response.json());
         setCardState(entry.card, "done", "");

@@ -57,7 +57,7 @@ public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
             states = states.Select(s => s.index_select(0, index)).ToArray();
         }
 
-        var start = full(imageOfRow.Length, (long)model.Config.BosTokenId, dtype: ScalarType.Int64, device: model.Device);
+        var start = ScalarSafety.Filled(imageOfRow.Length, model.Config.BosTokenId, model.Device);
         var joining = model.StartDecoding(states, Capacity);
         if (cache is null)
         {

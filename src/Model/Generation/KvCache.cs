@@ -73,7 +73,7 @@ public sealed class KvCache : IDisposable
         }
         else
         {
-            var rows = arange(BatchSize, dtype: ScalarType.Int64, device: k.device);
+            var rows = ScalarSafety.Range(BatchSize, k.device);
             keys[layer].index_put_(k.squeeze(2), [TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(Positions)]);
             values[layer].index_put_(v.squeeze(2), [TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(Positions)]);
         }
@@ -177,7 +177,7 @@ public sealed class KvCache : IDisposable
         // Key j of sequence b is visible at the next step iff j <= lengths[b] (its own new token included).
         using var scope = NewDisposeScope();
         long span = lengths.Max() + 1;
-        var j = arange(span, dtype: ScalarType.Int64, device: Positions.device);
+        var j = ScalarSafety.Range(span, Positions.device);
         Mask = (j.unsqueeze(0) <= Positions.unsqueeze(1)).view(lengths.Length, 1, 1, span).DetachFromDisposeScope();
     }
 

@@ -11,12 +11,8 @@ namespace CaptionService.Model.Text;
 /// x + SelfAttn(ln_1(x)), then x + CrossAttn(ln_cross_attn(x), image), then x + MLP(ln_2(x)).
 /// The MLP keeps GPT-2's pretrained <c>ln_2</c>; cross-attention gets its own new norm.
 /// </summary>
-public sealed class DecoderBlock : nn.Module
+public sealed class DecoderBlock : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly LayerNorm ln_1, ln_cross_attn, ln_2;
     private readonly SelfAttention attn;
     private readonly CrossAttention crossattention;

@@ -11,12 +11,8 @@ namespace CaptionService.Model.Text;
 /// HF's <c>GPT2LMHeadModel</c>: <c>transformer.{wte, wpe, h.{i}, ln_f}</c>; <c>lm_head</c> is
 /// <c>wte</c> itself and has no parameter of its own.
 /// </summary>
-public sealed class TextDecoder : nn.Module
+public sealed class TextDecoder : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly Embedding wte, wpe;
     private readonly Dropout drop;
     private readonly ModuleList<DecoderBlock> h;
@@ -45,7 +41,7 @@ public sealed class TextDecoder : nn.Module
     /// <summary>The final, layer-normed hidden states: [B, T, C] (the LM head's input).</summary>
     public Tensor Features(Tensor tokens, IReadOnlyList<Tensor> encoderStates)
     {
-        var positions = arange(tokens.shape[1], dtype: ScalarType.Int64, device: tokens.device);
+        var positions = ScalarSafety.Range(tokens.shape[1], tokens.device);
         var x = drop.forward(wte.forward(tokens).Plus(wpe.forward(positions)));      // [B, T, C]
         for (int i = 0; i < h.Count; i++)
         {

@@ -8,12 +8,8 @@ namespace CaptionService.Model.Vision;
 /// Cuts the image into non-overlapping P x P patches and projects each to the encoder width: a
 /// Conv2d with kernel = stride = P (timm <c>patch_embed.proj</c>, HF <c>patch_embeddings.projection</c>).
 /// </summary>
-public sealed class PatchEmbedding : nn.Module
+public sealed class PatchEmbedding : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly Conv2d proj;
 
     public PatchEmbedding(ModelConfig config) : base(nameof(PatchEmbedding))

@@ -10,12 +10,8 @@ namespace CaptionService.Model.Vision;
 /// Names: timm <c>patch_embed.proj, cls_token, pos_embed, blocks.{i}, norm</c>;
 /// HF <c>embeddings.{patch_embeddings.projection, cls_token, position_embeddings}, encoder.layer.{i}, layernorm</c>.
 /// </summary>
-public sealed class VisionEncoder : nn.Module
+public sealed class VisionEncoder : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly PatchEmbedding patchEmbed;
     private readonly ParamRef clsToken, posEmbed;   // [1, 1, C], [1, N+1, C]
     private readonly ModuleList<VitBlock> blocks;

@@ -12,12 +12,8 @@ namespace CaptionService.Model.Vision;
 /// HF <c>layernorm_before, attention.attention.{query,key,value}, attention.output.dense,
 /// layernorm_after, intermediate.dense, output.dense</c>.
 /// </summary>
-public sealed class VitBlock : nn.Module
+public sealed class VitBlock : NamedModule
 {
-    /// <summary>Children are registered by hand under the checkpoints' names; TorchSharp's
-    /// default would register every module field again under its C# name.</summary>
-    protected override void RegisterComponents() { }
-
     private readonly LayerNorm norm1, norm2;
     private readonly Linear? qkv;                  // timm: fused, C -> 3C
     private readonly Linear? query, key, value;    // HF: separate, C -> C each

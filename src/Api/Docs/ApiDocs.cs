@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
-namespace CaptionService.Api;
+namespace CaptionService.Api.Docs;
 
 /// <summary>Swagger (Swashbuckle): the document at /swagger/v1/swagger.json, the UI at /swagger.</summary>
 public static class ApiDocs
@@ -18,18 +18,32 @@ public static class ApiDocs
             var xml = Path.Combine(AppContext.BaseDirectory, typeof(ApiDocs).Assembly.GetName().Name + ".xml");
             if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
             swagger.OperationFilter<CaptionFormOperationFilter>();
+            swagger.OperationFilter<ResponseExamplesFilter>();
+            swagger.OperationFilter<ApiKeyOperationFilter>();
             swagger.SupportNonNullableReferenceTypes();
         });
-        // The description names the model this service is configured to serve.
+        // The description names the model this service is configured to serve; with API keys, the
+        // X-Api-Key scheme lets Swagger UI's Authorize button send one.
         services.AddOptions<SwaggerGenOptions>().Configure<IOptions<CaptionerOptions>>((swagger, captioner) =>
+        {
             swagger.SwaggerDoc("v1", new OpenApiInfo
             {
                 Title = "CaptionService",
                 Version = "v1",
                 Description = $"Image captioning with a ViT encoder and a GPT-2 decoder, serving {captioner.Value.Describe()}. "
                     + (captioner.Value.UsesBuiltInModel ? ModelNotice.Demo + " " : "")
-                    + "POST an image to /captions; GET /model says which model answers.",
-            }));
+                    + "POST an image to /captions; GET /model says which model answers."
+                    + (captioner.Value.ApiKeys.Length > 0 ? $" This service needs an API key: press Authorize and enter one ({AccessControl.KeyHeader})." : ""),
+            });
+            if (captioner.Value.ApiKeys.Length > 0)
+                swagger.AddSecurityDefinition(ApiKeyOperationFilter.Scheme, new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey,
+                    In = ParameterLocation.Header,
+                    Name = AccessControl.KeyHeader,
+                    Description = "One of the service's API keys (Captioner:ApiKeys).",
+                });
+        });
         // Describe the bodies as the endpoints write them (snake_case, see Program's JSON options):
         // Swashbuckle would otherwise follow MVC's JSON options, which this service does not use.
         services.AddTransient<ISerializerDataContractResolver>(sp => new JsonSerializerDataContractResolver(
