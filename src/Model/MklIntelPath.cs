@@ -24,13 +24,13 @@ public static class MklIntelPath
     public const string EnvironmentVariable = "CAPTIONER_MKL_INTEL_PATH";
 
     private static readonly Lock Gate = new();
-    private static string? _status;
+    private static string? Decided;
 
     /// <summary>True when the library is loaded and MKL sees an Intel CPU.</summary>
     public static bool IsOn { get; private set; }
 
     /// <summary>"on (...)" or "off: why", once <see cref="TorchRuntime.EnsureLoaded"/> has run.</summary>
-    public static string Status => _status ?? "off: libtorch not loaded yet";
+    public static string Status => Decided ?? "off: libtorch not loaded yet";
 
     /// <summary>The CPU vendor from CPUID ("GenuineIntel", "AuthenticAMD", ...), or null off x86.</summary>
     public static string? CpuVendor()
@@ -46,8 +46,8 @@ public static class MklIntelPath
     {
         lock (Gate)
         {
-            if (_status is not null) return;
-            _status = Decide();
+            if (Decided is not null) return;
+            Decided = Decide();
         }
     }
 

@@ -3,8 +3,8 @@ using System.Text.Json;
 using CaptionService.Api.Batching;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
-using SixLabors.ImageSharp.PixelFormats;
 using Microsoft.Extensions.DependencyInjection;
+using SixLabors.ImageSharp.PixelFormats;
 using TorchSharp;
 
 namespace CaptionService.Api.Tests;

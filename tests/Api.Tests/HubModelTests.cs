@@ -2,9 +2,9 @@ using System.Net;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
 using CaptionService.Model;
+using CaptionService.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
-using CaptionService.TestSupport;
 
 namespace CaptionService.Api.Tests;
 

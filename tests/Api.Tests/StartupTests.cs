@@ -1,11 +1,11 @@
-using System.Net;
 using System.Diagnostics.Metrics;
+using System.Net;
 using CaptionService.Api.Batching;
 using CaptionService.Api.Hosting;
 using CaptionService.Api.Options;
+using CaptionService.Api.Telemetry;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
-using CaptionService.Api.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -280,13 +280,18 @@ public class StartupTests
         var client = await factory.ReadyClientAsync();
         Assert.Equal("http", client.BaseAddress?.Scheme);
 
-        // Declared length over the limit: refused before the body is read.
-        var response = await client.PostAsync("/captions", Http.Form(new byte[1_000_000]));
-        await Http.AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "265,536");
+        // Declared length over the limit: refused before the body is read. The client asks first
+        // (Expect: 100-continue, as curl does for large bodies): without it, the client may still be
+        // writing when the server answers and closes, and it sees a broken pipe instead of the 413.
+        var declared = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(new byte[1_000_000]) };
+        declared.Headers.ExpectContinue = true;
+        await Http.AssertProblem(await client.SendAsync(declared), HttpStatusCode.RequestEntityTooLarge, "265,536");
 
-        // Chunked, no declared length: refused once the bytes read pass the limit.
-        var chunked = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(new byte[1_000_000]) };
+        // Chunked, no declared length: refused once the bytes read pass the limit. Only a little over it,
+        // so that the whole body is in the socket's buffers before the server answers and closes.
+        var chunked = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(new byte[300_000]) };
         chunked.Headers.TransferEncodingChunked = true;
+        chunked.Headers.ExpectContinue = true;
         await Http.AssertProblem(await client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, "265,536");
 
         // Just over MaxUploadBytes but within the request limit: the upload check names the image limit.

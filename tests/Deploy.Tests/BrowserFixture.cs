@@ -22,24 +22,24 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Set to 1 (by .ci/run) to make a missing or broken browser a failure rather than a skip.</summary>
     public const string RequiredVariable = "CAPTIONER_BROWSER_TESTS_REQUIRED";
 
-    private IPlaywright? _playwright;
-    private Service? _service;
-    private string? _missing;
+    private IPlaywright? playwright;
+    private Service? service;
+    private string? missing;
 
-    public string BaseUrl => _service!.BaseUrl;
-    public HttpClient Http => _service!.Http;
+    public string BaseUrl => service!.BaseUrl;
+    public HttpClient Http => service!.Http;
     public IBrowser Browser { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         if (!File.Exists(Chromium))
         {
-            _missing = $"Browser tests not run: {Chromium} is missing (apt-get install -y chromium; bash .ci/run installs it and requires these tests).";
+            missing = $"Browser tests not run: {Chromium} is missing (apt-get install -y chromium; bash .ci/run installs it and requires these tests).";
             return;
         }
-        _service = await StartServiceAsync();
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new()
+        service = await StartServiceAsync();
+        playwright = await Playwright.CreateAsync();
+        Browser = await playwright.Chromium.LaunchAsync(new()
         {
             ExecutablePath = Chromium,
             Headless = true,
@@ -51,17 +51,17 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Skips the test (with the reason) when there is no browser, unless the browser is required.</summary>
     public void RequireBrowser()
     {
-        if (_missing is null) return;
+        if (missing is null) return;
         if (Environment.GetEnvironmentVariable(RequiredVariable) == "1")
-            throw new InvalidOperationException(_missing.Replace("Browser tests not run", $"{RequiredVariable}=1 but"));
-        Skip.If(true, _missing);
+            throw new InvalidOperationException(missing.Replace("Browser tests not run", $"{RequiredVariable}=1 but"));
+        Skip.If(true, missing);
     }
 
     public async Task DisposeAsync()
     {
         if (Browser is not null) await Browser.DisposeAsync();
-        _playwright?.Dispose();
-        if (_service is not null) await _service.DisposeAsync();
+        playwright?.Dispose();
+        if (service is not null) await service.DisposeAsync();
     }
 
     /// <summary>Another service on its own loopback port, with these settings, once ready.</summary>

@@ -9,8 +9,8 @@ namespace CaptionService.Deploy.Tests;
 /// The Dockerfile's build stage, run without Docker: a folder gets exactly what the build stage's
 /// COPY lines copy (minus .dockerignore), its RUN lines (restore, publish of the Api and the captioner
 /// tool) run there with TORCH_BACKEND=cpu and APP_DIR pointing to a local folder, and the published
-/// service is then started from that folder the way the image's CMD starts it (working directory
-/// = the app folder) and must get ready, pass the image's health check script, serve the page and caption.
+/// service is then started (from another working directory than the app folder, which the image's CMD
+/// uses, so that the content root is shown to be found either way) and must get ready, pass the image's health check script, serve the page and caption.
 /// What this does not cover: the base images, the CUDA backend, the runtime stage's own lines.
 /// </summary>
 public class DockerBuildStageTests
@@ -80,7 +80,8 @@ public class DockerBuildStageTests
             ["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = "60",
         };
         // `exec`: the process we hold is dotnet itself, so that SIGTERM reaches the host.
-        using var service = Repo.StartShell("exec dotnet CaptionService.Api.dll", app, log, serviceEnv);
+        // Started from another folder than the app's: the content root (settings, the page) is the app folder wherever it starts.
+        using var service = Repo.StartShell($"exec dotnet '{Path.Combine(app, "CaptionService.Api.dll")}'", root, log, serviceEnv);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         try
         {

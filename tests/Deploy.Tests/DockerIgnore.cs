@@ -5,7 +5,7 @@ namespace CaptionService.Deploy.Tests;
 /// <summary>.dockerignore as used here: patterns with <c>*</c> and <c>**/</c>; a match excludes everything under it. No <c>!</c> exceptions.</summary>
 internal sealed class DockerIgnore
 {
-    private readonly List<Regex> _patterns = [];
+    private readonly List<Regex> patterns = [];
 
     public DockerIgnore(string path)
     {
@@ -20,7 +20,7 @@ internal sealed class DockerIgnore
                 .Replace(@"\*\*", ".*")
                 .Replace(@"\*", "[^/]*")
                 .Replace(@"\?", "[^/]");
-            _patterns.Add(new Regex("^" + pattern + "$"));
+            patterns.Add(new Regex("^" + pattern + "$"));
         }
     }
 
@@ -31,7 +31,7 @@ internal sealed class DockerIgnore
         for (int n = 1; n <= parts.Length; n++)
         {
             var prefix = string.Join('/', parts.Take(n));
-            if (_patterns.Any(p => p.IsMatch(prefix))) return true;
+            if (patterns.Any(p => p.IsMatch(prefix))) return true;
         }
         return false;
     }

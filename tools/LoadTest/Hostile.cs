@@ -26,21 +26,21 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
     public IReadOnlyList<(string Name, Func<string, Task<IReadOnlyList<string>>> Send)> Cases =>
     [
         ("extreme decoding options (temperature 1e-300, NaN, -0, huge integers, top_p 4.9e-324...)", PoisonOptions),
-        ($"decompression bomb ({bombSide} x {bombSide} single-colour PNG, {Bomb.Length / 1024} KB)", address => One(Caption(Bomb, address, validKey))),
+        ($"decompression bomb ({bombSide} x {bombSide} single-colour PNG, {bomb.Length / 1024} KB)", address => One(Caption(bomb, address, validKey))),
         ("truncated image (JPEG baseline and progressive, PNG, GIF, WebP, BMP in turn)", Truncated),
         ("malformed multipart body", Malformed),
         ("upload that stalls half-way", Stalled),
         ("client that disconnects mid-caption", Disconnect),
         ("12 wrong API keys in a row, a new one each time", Guesses),
-        ("no API key", address => One(Caption(Small, Guessing(address), null))),
+        ("no API key", address => One(Caption(small, Guessing(address), null))),
         ("burst of 60 at once from one valid key (rate limit)", Flood),
         ("declared body of 1 GB", address => Raw(address, 1_000_000_000, TimeSpan.FromSeconds(10))),
         ("unknown form field, image sent as text", Unknown),
     ];
 
-    private readonly byte[] Small = LoadTest.Picture(9);
-    private readonly byte[] Bomb = Encode(new Image<Rgb24>(bombSide, bombSide, new Rgb24(200, 30, 30)), new PngEncoder());
-    private readonly (string Kind, byte[] Bytes)[] Whole = EveryFormat();
+    private readonly byte[] small = LoadTest.Picture(9);
+    private readonly byte[] bomb = Encode(new Image<Rgb24>(bombSide, bombSide, new Rgb24(200, 30, 30)), new PngEncoder());
+    private readonly (string Kind, byte[] Bytes)[] whole = EveryFormat();
     private int next;
 
     private static readonly (string Field, string Value)[][] Poison =
@@ -61,12 +61,12 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
     private async Task<IReadOnlyList<string>> PoisonOptions(string address)
     {
         var fields = Poison[Interlocked.Increment(ref next) % Poison.Length];
-        return await One(Caption(Small, address, validKey, fields));
+        return await One(Caption(small, address, validKey, fields));
     }
 
     private async Task<IReadOnlyList<string>> Truncated(string address)
     {
-        var (_, bytes) = Whole[Interlocked.Increment(ref next) % Whole.Length];
+        var (_, bytes) = whole[Interlocked.Increment(ref next) % whole.Length];
         return await One(Caption(bytes[..(bytes.Length * 2 / 3)], address, validKey));
     }
 
@@ -92,7 +92,7 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
         using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(20 + Random.Shared.Next(200)));
         try
         {
-            using var response = await http.SendAsync(Caption(Small, address, validKey, [("decoding", "beam"), ("num_beams", "4"), ("max_tokens", "60")]), leave.Token);
+            using var response = await http.SendAsync(Caption(small, address, validKey, [("decoding", "beam"), ("num_beams", "4"), ("max_tokens", "60")]), leave.Token);
             return [Status(response)];
         }
         catch (OperationCanceledException)
@@ -103,14 +103,14 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
 
     private async Task<IReadOnlyList<string>> Flood(string address)
     {
-        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => One(Caption(Small, address, floodKey, [("max_tokens", "1")]))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => One(Caption(small, address, floodKey, [("max_tokens", "1")]))));
         return answers.SelectMany(a => a).ToList();
     }
 
     private async Task<IReadOnlyList<string>> Guesses(string address)
     {
         var answers = new List<string>();
-        for (int i = 0; i < 12; i++) answers.Add(await Status(Caption(Small, Guessing(address), $"guess-{Guid.NewGuid():N}")));
+        for (int i = 0; i < 12; i++) answers.Add(await Status(Caption(small, Guessing(address), $"guess-{Guid.NewGuid():N}")));
         return answers;
     }
 

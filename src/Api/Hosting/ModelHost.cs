@@ -18,17 +18,17 @@ namespace CaptionService.Api.Hosting;
 /// HF_HUB_OFFLINE...: environment variables, or settings of the same name); null: the environment</param>
 public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger, IConfiguration? configuration = null) : IDisposable
 {
-    private volatile LoadedModel? _loaded;
-    private volatile string _state = "starting";
+    private volatile LoadedModel? loaded;
+    private volatile string state = "starting";
 
     /// <summary>The model, once it has loaded and answered its warm-up caption; null before.</summary>
-    public LoadedModel? Current => _loaded;
+    public LoadedModel? Current => loaded;
 
-    public bool IsReady => _loaded is not null;
+    public bool IsReady => loaded is not null;
 
     /// <summary>What the host is doing, for the readiness check and 503 answers: "starting", "fetching hf:... from the Hub",
     /// "downloading model 43% (...)", "loading model", "warming up", "ready" or "failed: ...".</summary>
-    public string State => _state;
+    public string State => state;
 
     /// <summary>Fetches (for a Hub model), loads and warms up the model. Called once, by <see cref="ModelLoader"/>.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
@@ -47,7 +47,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
                 logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint}. {Notice}",
                     checkpoint, ModelNotice.Demo);
 
-            _state = "loading model";
+            state = "loading model";
             var load = Stopwatch.StartNew();
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
                 checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status);
@@ -59,7 +59,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            _state = "warming up";
+            state = "warming up";
             var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, placement,
                 pipeline.Model.CountParameters(), load.Elapsed, TimeSpan.Zero)
             { Hub = hub, FetchTime = hub is null ? null : fetch.Elapsed };
@@ -68,17 +68,17 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             var outcome = Caption(candidate, WarmupImage(pipeline.Config.ImageSize), pipeline.Config.Decoding);
             warmup.Stop();
 
-            _loaded = candidate with { WarmupTime = warmup.Elapsed };
-            _state = "ready";
+            loaded = candidate with { WarmupTime = warmup.Elapsed };
+            state = "ready";
             logger.LogInformation(
                 "Model ready: {Id} ({Checkpoint}) on {Device} as {DType}, {Parameters:N0} parameters; loaded in {LoadMs:F0} ms, "
                 + "warm-up caption in {WarmupMs:F0} ms: \"{Caption}\"",
-                id, checkpoint, _loaded.DeviceName, _loaded.DTypeName, _loaded.Parameters.Total,
+                id, checkpoint, loaded.DeviceName, loaded.DTypeName, loaded.Parameters.Total,
                 load.Elapsed.TotalMilliseconds, warmup.Elapsed.TotalMilliseconds, outcome.Text);
         }
         catch (Exception e)
         {
-            _state = "failed: " + e.Message;
+            state = "failed: " + e.Message;
             throw;
         }
     }
@@ -87,7 +87,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
     private async Task<(string Folder, string Id, HubOrigin? Hub, string? Converted)> FetchAsync(string reference, CancellationToken cancellationToken)
     {
         var settings = HubSettings.From(name => configuration is null ? Environment.GetEnvironmentVariable(name) : configuration[name]);
-        _state = $"fetching {reference} from the Hub";
+        state = $"fetching {reference} from the Hub";
         logger.LogInformation("Fetching {Reference} from {Endpoint} into {Cache}{Offline}{Token}", reference, settings.Endpoint,
             settings.CacheDirectory, settings.Offline ? " (HF_HUB_OFFLINE: the cache only)" : "",
             settings.Token is null ? "" : $" with the token from {settings.TokenSource}");
@@ -105,7 +105,7 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
         public void Report(HubProgress p)
         {
-            host._state = $"downloading model {p}";
+            host.state = $"downloading model {p}";
             var now = (p.File, (int)(p.Fraction * 10));
             if (now == logged && sinceLog.IsRunning && sinceLog.Elapsed < TimeSpan.FromSeconds(10)) return;
             logged = now;
@@ -142,6 +142,6 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
     public void Dispose()
     {
-        _loaded?.Pipeline.Dispose();
+        loaded?.Pipeline.Dispose();
     }
 }

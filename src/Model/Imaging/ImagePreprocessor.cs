@@ -21,14 +21,14 @@ namespace CaptionService.Model.Imaging;
 /// </summary>
 public sealed class ImagePreprocessor
 {
-    private readonly Configuration _imageSharp;
+    private readonly Configuration imageSharp;
 
     public ImagePreprocessor(ModelConfig config, ImageLimits? limits = null)
     {
         Transform = new ImageTransform(config); // checks size, mean, std and the preprocessing steps
         ImageSize = config.ImageSize;
         Limits = (limits ?? ImageLimits.Default).EnsureValid();
-        _imageSharp = CreateConfiguration(Limits);
+        imageSharp = CreateConfiguration(Limits);
     }
 
     /// <summary>Side of the square the network sees.</summary>
@@ -79,8 +79,8 @@ public sealed class ImagePreprocessor
     {
         ArgumentNullException.ThrowIfNull(data);
         CheckLength(data.Length);
-        return Identify(data.Length, () => Image.DetectFormat(_imageSharp, data), () => Image.DetectFormat(data),
-            () => Image.Identify(_imageSharp, data, out _));
+        return Identify(data.Length, () => Image.DetectFormat(imageSharp, data), () => Image.DetectFormat(data),
+            () => Image.Identify(imageSharp, data, out _));
     }
 
     /// <summary>As <see cref="Identify(byte[])"/>, reading only as much of a seekable
@@ -99,8 +99,8 @@ public sealed class ImagePreprocessor
             try { return read(); }
             finally { stream.Position = start; }
         }
-        return Identify(length, () => At(() => Image.DetectFormat(_imageSharp, stream)), () => At(() => Image.DetectFormat(stream)),
-            () => At(() => Image.Identify(_imageSharp, stream, out _)));
+        return Identify(length, () => At(() => Image.DetectFormat(imageSharp, stream)), () => At(() => Image.DetectFormat(stream)),
+            () => At(() => Image.Identify(imageSharp, stream, out _)));
     }
 
     private void CheckLength(long length)
@@ -153,7 +153,7 @@ public sealed class ImagePreprocessor
         ImageIntegrity.Check(info.Format, data);
         return Guard(info.Format, () =>
         {
-            var image = Image.Load<Rgb24>(_imageSharp, data);
+            var image = Image.Load<Rgb24>(imageSharp, data);
             try
             {
                 while (image.Frames.Count > 1) image.Frames.RemoveFrame(image.Frames.Count - 1);

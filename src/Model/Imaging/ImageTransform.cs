@@ -11,7 +11,7 @@ namespace CaptionService.Model.Imaging;
 /// </summary>
 public sealed class ImageTransform
 {
-    private readonly float[][] _lut; // [channel][8-bit value] -> network input
+    private readonly float[][] lut; // [channel][8-bit value] -> network input
 
     public ImageTransform(ModelConfig config)
     {
@@ -26,12 +26,12 @@ public sealed class ImageTransform
 
         // Only 256 inputs per channel: tabulate x = (float(v * rescale) - mean) / std, in float32 as
         // transformers does it (rescale in float64, cast, then normalize in float32).
-        _lut = new float[3][];
+        lut = new float[3][];
         for (int c = 0; c < 3; c++)
         {
-            _lut[c] = new float[256];
+            lut[c] = new float[256];
             for (int v = 0; v < 256; v++)
-                _lut[c][v] = ((float)(v * Steps.RescaleFactor) - config.ImageMean[c]) / config.ImageStd[c];
+                lut[c][v] = ((float)(v * Steps.RescaleFactor) - config.ImageMean[c]) / config.ImageStd[c];
         }
     }
 
@@ -57,7 +57,7 @@ public sealed class ImageTransform
         {
             int s = ImageSize, plane = s * s;
             var chw = new float[3 * plane];
-            float[] r = _lut[0], g = _lut[1], b = _lut[2];
+            float[] r = lut[0], g = lut[1], b = lut[2];
             sized.ProcessPixelRows(rows =>
             {
                 for (int y = 0; y < s; y++)

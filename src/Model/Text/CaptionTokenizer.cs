@@ -12,8 +12,8 @@ public sealed class CaptionTokenizer
     // Building the BPE tables takes a while (~50k merges): do it once per process, on first use.
     private static readonly Lazy<TiktokenTokenizer> Gpt2 = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
 
-    private readonly TiktokenTokenizer _bpe;
-    private readonly HashSet<int> _special;
+    private readonly TiktokenTokenizer bpe;
+    private readonly HashSet<int> special;
 
     /// <summary>The special ids come from <paramref name="config"/> (defaults: all 50256).</summary>
     public CaptionTokenizer(ModelConfig? config = null)
@@ -21,14 +21,14 @@ public sealed class CaptionTokenizer
         config ??= new ModelConfig();
         if (config.Tokenizer != "gpt2")
             throw new NotSupportedException($"Tokenizer '{config.Tokenizer}' is not supported (only 'gpt2').");
-        _bpe = Gpt2.Value;
+        bpe = Gpt2.Value;
         BosId = config.BosTokenId;
         EosId = config.EosTokenId;
         PadId = config.PadTokenId;
-        _special = [BosId, EosId, PadId];
+        special = [BosId, EosId, PadId];
         // 2.0.1 keeps the BPE rank table private; GPT-2's one special token (<|endoftext|> = 50256)
         // comes right after the 50256 ranks, so the vocabulary is 50257.
-        VocabSize = _bpe.SpecialTokens!.Values.Max() + 1;
+        VocabSize = bpe.SpecialTokens!.Values.Max() + 1;
     }
 
     /// <summary>A shared instance with GPT-2's default special ids.</summary>
@@ -47,14 +47,14 @@ public sealed class CaptionTokenizer
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return _bpe.EncodeToIds(text);
+        return bpe.EncodeToIds(text);
     }
 
     /// <summary>Text of <paramref name="ids"/>, leaving out start/end/pad ids, trimmed of surrounding whitespace.</summary>
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return (_bpe.Decode(ids.Where(id => !_special.Contains(id))) ?? "").Trim();
+        return (bpe.Decode(ids.Where(id => !special.Contains(id))) ?? "").Trim();
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
-using TorchSharp;
 using System.Globalization;
 using CaptionService.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CaptionService.Training.Bench;

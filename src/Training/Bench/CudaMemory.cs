@@ -24,10 +24,10 @@ public static class CudaMemory
 
     private sealed record CudaRuntime(GetDefaultMemPool DefaultPool, MemPoolGetAttribute Get, MemPoolSetAttribute Set);
 
-    private static readonly Lazy<CudaRuntime?> runtime = new(Load);
+    private static readonly Lazy<CudaRuntime?> LoadedRuntime = new(Load);
 
     /// <summary>True when PyTorch was told to use cudaMallocAsync and the CUDA runtime is found.</summary>
-    public static bool Supported => AsyncAllocator && runtime.Value is not null;
+    public static bool Supported => AsyncAllocator && LoadedRuntime.Value is not null;
 
     public static bool AsyncAllocator =>
         (Environment.GetEnvironmentVariable("PYTORCH_CUDA_ALLOC_CONF") ?? "").Contains("backend:cudaMallocAsync", StringComparison.Ordinal);
@@ -56,7 +56,7 @@ public static class CudaMemory
         return pool;
     }
 
-    private static CudaRuntime Runtime() => runtime.Value ?? throw new InvalidOperationException("the CUDA runtime (libcudart) was not found");
+    private static CudaRuntime Runtime() => LoadedRuntime.Value ?? throw new InvalidOperationException("the CUDA runtime (libcudart) was not found");
 
     private static void Check(int status, string call)
     {

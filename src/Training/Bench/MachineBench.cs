@@ -1,5 +1,5 @@
-using TorchSharp;
 using CaptionService.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CaptionService.Training.Bench;

@@ -1,6 +1,6 @@
-using TorchSharp;
 using CaptionService.Model;
 using CaptionService.Model.Generation;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CaptionService.Training.Bench;

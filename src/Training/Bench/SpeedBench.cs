@@ -1,7 +1,7 @@
-using TorchSharp;
 using System.Diagnostics;
 using CaptionService.Model;
 using CaptionService.Model.Generation;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CaptionService.Training.Bench;

@@ -1,5 +1,5 @@
-using CaptionService.Hub;
 using System.CommandLine;
+using CaptionService.Hub;
 
 namespace CaptionService.Training.Cli;
 
