@@ -61,7 +61,7 @@ public class ContractTests(ApiFixture api)
         var body = doc.GetProperty("paths").GetProperty("/").GetProperty("post").GetProperty("requestBody");
         Assert.True(body.GetProperty("required").GetBoolean());
         var content = body.GetProperty("content");
-        Assert.Equal(["image/*", "application/octet-stream", "application/json"], content.EnumerateObject().Select(c => c.Name));
+        Assert.Equal(["application/json", "image/*", "application/octet-stream"], content.EnumerateObject().Select(c => c.Name));
         Assert.Equal("binary", content.GetProperty("image/*").GetProperty("schema").GetProperty("format").GetString());
         var request = doc.GetProperty("components").GetProperty("schemas").GetProperty("InferenceRequest").GetProperty("properties");
         Assert.True(request.TryGetProperty("inputs", out _));

@@ -118,8 +118,9 @@ public class HuggingFaceClientTests
         public static async Task<CountingService> StartAsync(params (string Key, string Value)[] settings)
         {
             var counts = new ConcurrentDictionary<string, int>();
-            var factory = new Factory(settings, path => counts.AddOrUpdate(path, 1, (_, n) => n + 1));
-            factory.UseKestrel(0);
+            // A free port named up front, as BrowserFixture.StartServiceAsync does (UseKestrel(0) races).
+            var factory = new Factory([.. settings, ("urls", $"http://127.0.0.1:{Repo.FreeLoopbackPort()}")], path => counts.AddOrUpdate(path, 1, (_, n) => n + 1));
+            factory.UseKestrel();
             factory.StartServer();
             var url = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
             var service = new CountingService(counts) { Factory = factory, BaseUrl = url, Http = new HttpClient { BaseAddress = new Uri(url) } };

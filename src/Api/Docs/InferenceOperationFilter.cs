@@ -18,10 +18,9 @@ public sealed class InferenceOperationFilter : IOperationFilter
         {
             Required = true,
             Description = "The image (JPEG, PNG, WebP, BMP or GIF) as the body, or JSON with the image base64-encoded.",
+            // JSON first: a client generator takes the first (NSwag: ImageToTextAsync(InferenceRequest)).
             Content = new Dictionary<string, OpenApiMediaType>
             {
-                ["image/*"] = Bytes(),
-                ["application/octet-stream"] = Bytes(),
                 ["application/json"] = new()
                 {
                     Schema = json,
@@ -31,6 +30,8 @@ public sealed class InferenceOperationFilter : IOperationFilter
                         ["parameters"] = new JsonObject { ["max_new_tokens"] = 20 },
                     },
                 },
+                ["image/*"] = Bytes(),
+                ["application/octet-stream"] = Bytes(),
             },
         };
         if (operation.Parameters?.FirstOrDefault(p => p.Name == "id") is OpenApiParameter id)

@@ -157,9 +157,13 @@ public static class InferenceEndpoints
         {
             if (parameters.ValueKind != JsonValueKind.Object)
                 return (null, Invalid("parameters", "'parameters' must be a JSON object.").Item3);
-            var members = parameters.EnumerateObject().ToList();
-            if (members.FirstOrDefault(m => m.Name == GenerationParameters) is { Value.ValueKind: JsonValueKind.Object } nested)
-                members = [.. members.Where(m => m.Name != GenerationParameters), .. nested.Value.EnumerateObject()];
+            var members = parameters.EnumerateObject().Where(m => m.Name != GenerationParameters).ToList();
+            if (parameters.TryGetProperty(GenerationParameters, out var nested) && nested.ValueKind != JsonValueKind.Null)
+            {
+                if (nested.ValueKind != JsonValueKind.Object)
+                    return (null, Invalid("parameters." + GenerationParameters, $"'parameters.{GenerationParameters}' must be a JSON object.").Item3);
+                members.AddRange(nested.EnumerateObject());
+            }
             foreach (var member in members)
             {
                 if (!Parameters.ContainsKey(member.Name))
