@@ -147,13 +147,14 @@ public class CaptionerTests
     [Fact]
     public void Full_size_parameter_counts_match_the_design()
     {
-        // One full-size model per layout: ~1 GB each, built once here.
-        var seed = new Captioner(Presets.VitB16Gpt2).CountParameters();
+        // One full-size model per layout (~1 GB each; no random init, since only shapes are counted), freed at once.
+        ParameterCounts seed, hf;
+        using (var model = new Captioner(Presets.VitB16Gpt2, initialize: false)) seed = model.CountParameters();
+        using (var model = new Captioner(Presets.HfVitGpt2, initialize: false)) hf = model.CountParameters();
         Assert.Equal(85_797_120, seed.Encoder);          // ViT-B/16 body without the final norm (interleaved)
         Assert.Equal(124_439_808, seed.Decoder);         // GPT-2 small, tied head
         Assert.Equal(28_366_848, seed.CrossAttention);   // 12 x (ln_cross_attn + q_attn + c_attn + c_proj)
 
-        var hf = new Captioner(Presets.HfVitGpt2).CountParameters();
         Assert.Equal(85_798_656, hf.Encoder);            // with the final norm
         Assert.Equal(124_439_808, hf.Decoder);
         Assert.Equal(28_366_848, hf.CrossAttention);

@@ -19,7 +19,7 @@ public sealed class FullSizeShapes
             var key = preset.ToJson();
             if (!byConfig.TryGetValue(key, out var shapes))
             {
-                using (var model = new Captioner(preset)) shapes = ImportPlan.ShapesOf(model);
+                using (var model = new Captioner(preset, initialize: false)) shapes = ImportPlan.ShapesOf(model);
                 byConfig[key] = shapes;
                 GC.Collect();
             }
