@@ -50,16 +50,19 @@ if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler(); // 500 as a problem without details; Development shows the developer page instead
 app.UseStatusCodePages();      // empty 4xx/5xx answers (404, 405, 413 from the server...) become problem details
 app.UseApiDocs();
+// The page for people at / (wwwroot: plain HTML, CSS and JS, nothing fetched from elsewhere), before
+// routing: POST / is the Hugging Face Inference route, and routing would answer GET / with its 405.
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.UseRouting();
 // Before a caption request's body is read, in this order: its API key, its client's rate limit, then
 // readiness, queue room and declared size.
 app.UseMiddleware<AccessControl>();
 app.UseRateLimiter();
 app.UseMiddleware<IntakeGate>();
 
-// The page for people at / (wwwroot: plain HTML, CSS and JS, nothing fetched from elsewhere).
-app.UseDefaultFiles();
-app.UseStaticFiles();
 app.MapCaptionEndpoints();
+app.MapInferenceEndpoints();
 app.MapModelEndpoints();
 app.MapHealthEndpoints();
 app.MapMetrics();

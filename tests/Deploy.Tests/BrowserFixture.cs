@@ -67,8 +67,10 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Another service on its own loopback port, with these settings, once ready.</summary>
     public static async Task<Service> StartServiceAsync(params (string Key, string Value)[] settings)
     {
-        var factory = new KestrelFactory(settings);
-        factory.UseKestrel(0);
+        // A free port named up front: UseKestrel(0) races with Kestrel's start in WebApplicationFactory
+        // ("Addresses cannot be modified after the server has started"; dotnet/aspnetcore pull request 67714).
+        var factory = new KestrelFactory([.. settings, ("urls", $"http://127.0.0.1:{Repo.FreeLoopbackPort()}")]);
+        factory.UseKestrel();
         factory.StartServer();
         var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var service = new Service(factory, address.TrimEnd('/'));

@@ -33,4 +33,29 @@ public static class ContractExamples
         [StatusCodes.Status500InternalServerError] = ApiProblems.CaptionFailed(),
         [StatusCodes.Status503ServiceUnavailable] = ApiProblems.QueueFull(256),
     };
+
+    /// <summary>One problem per status GET /model answers with.</summary>
+    public static IReadOnlyDictionary<int, ApiProblem> ModelProblems { get; } = new Dictionary<int, ApiProblem>
+    {
+        [StatusCodes.Status401Unauthorized] = ApiProblems.Unauthorized(keyGiven: false),
+        [StatusCodes.Status429TooManyRequests] = ApiProblems.AuthThrottled(TimeSpan.FromSeconds(6)),
+        [StatusCodes.Status503ServiceUnavailable] = ApiProblems.NotReady("loading"),
+    };
+
+    public static ImageToTextResponse ImageToText { get; } = new(Caption.Caption);
+
+    /// <summary>One problem per status the Hugging Face Inference routes answer with (with <c>error</c>; 429 for a full queue).</summary>
+    public static IReadOnlyDictionary<int, ApiProblem> InferenceProblems { get; } = new Dictionary<int, ApiProblem>
+    {
+        [StatusCodes.Status400BadRequest] = ApiProblem.Validation(new Dictionary<string, string[]> { ["parameters.max_length"] = ["Unknown parameter 'max_length'; the parameters are max_new_tokens, do_sample, temperature, top_k, top_p, num_beams, length_penalty, no_repeat_ngram_size, seed (also under generation_parameters)."] },
+            "Invalid request member 'parameters.max_length'", "Unknown parameter 'max_length'; the parameters are max_new_tokens, do_sample, temperature, top_k, top_p, num_beams, length_penalty, no_repeat_ngram_size, seed (also under generation_parameters)."),
+        [StatusCodes.Status401Unauthorized] = ApiProblems.Unauthorized(keyGiven: true),
+        [StatusCodes.Status404NotFound] = ApiProblem.Of(StatusCodes.Status404NotFound, "Unknown model",
+            "This service serves 'nlpconnect/vit-gpt2-image-captioning' (not 'demo-tiny'): POST /models/nlpconnect/vit-gpt2-image-captioning, or POST /.", "unknown-model"),
+        [StatusCodes.Status408RequestTimeout] = Problems[StatusCodes.Status408RequestTimeout],
+        [StatusCodes.Status413PayloadTooLarge] = Problems[StatusCodes.Status413PayloadTooLarge],
+        [StatusCodes.Status415UnsupportedMediaType] = Problems[StatusCodes.Status415UnsupportedMediaType],
+        [StatusCodes.Status429TooManyRequests] = Problems[StatusCodes.Status503ServiceUnavailable],
+        [StatusCodes.Status500InternalServerError] = Problems[StatusCodes.Status500InternalServerError],
+    }.ToDictionary(p => p.Key, p => InferenceEndpoints.Reword(p.Value));
 }

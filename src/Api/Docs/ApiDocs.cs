@@ -19,11 +19,26 @@ public static class ApiDocs
             if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
             swagger.OperationFilter<CaptionFormOperationFilter>();
             swagger.OperationFilter<ResponseExamplesFilter>();
+            swagger.OperationFilter<InferenceOperationFilter>();
             swagger.OperationFilter<ApiKeyOperationFilter>();
+            swagger.DocumentFilter<TagDescriptionsFilter>();
             swagger.SupportNonNullableReferenceTypes();
+            // The two ways to send a key; ApiKeyOperationFilter names them on the operations that take one.
+            swagger.AddSecurityDefinition(ApiKeyOperationFilter.Scheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = AccessControl.KeyHeader,
+                Description = "One of the service's API keys (Captioner:ApiKeys).",
+            });
+            swagger.AddSecurityDefinition(ApiKeyOperationFilter.BearerScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "The same key as a bearer token (Authorization: Bearer KEY), as Hugging Face clients and Prometheus send it.",
+            });
         });
-        // The description names the model this service is configured to serve; with API keys, the
-        // X-Api-Key scheme lets Swagger UI's Authorize button send one.
+        // The description names the model this service is configured to serve, and whether it needs a key.
         services.AddOptions<SwaggerGenOptions>().Configure<IOptions<CaptionerOptions>>((swagger, captioner) =>
         {
             swagger.SwaggerDoc("v1", new OpenApiInfo
@@ -32,17 +47,14 @@ public static class ApiDocs
                 Version = "v1",
                 Description = $"Image captioning with a ViT encoder and a GPT-2 decoder, serving {captioner.Value.Describe()}. "
                     + (captioner.Value.UsesBuiltInModel ? ModelNotice.Demo + " " : "")
-                    + "POST an image to /captions; GET /model says which model answers."
-                    + (captioner.Value.ApiKeys.Length > 0 ? $" This service needs an API key: press Authorize and enter one ({AccessControl.KeyHeader})." : ""),
+                    + "POST an image to /captions; GET /model says which model answers. Hugging Face Inference API clients "
+                    + "(image-to-text) can use this service's address as their endpoint. Errors are RFC 7807 problem details."
+                    + (captioner.Value.ApiKeys.Length > 0
+                        ? $" This service needs an API key: press Authorize and enter one ({AccessControl.KeyHeader}, or as a bearer token)."
+                        : " This service takes no API key (none is configured)."),
+                // The project has not chosen a licence: default copyright applies, and the link says what that means.
+                License = new OpenApiLicense { Name = "No licence granted (all rights reserved)", Url = new Uri("https://choosealicense.com/no-permission/") },
             });
-            if (captioner.Value.ApiKeys.Length > 0)
-                swagger.AddSecurityDefinition(ApiKeyOperationFilter.Scheme, new OpenApiSecurityScheme
-                {
-                    Type = SecuritySchemeType.ApiKey,
-                    In = ParameterLocation.Header,
-                    Name = AccessControl.KeyHeader,
-                    Description = "One of the service's API keys (Captioner:ApiKeys).",
-                });
         });
         // Describe the bodies as the endpoints write them (snake_case, see Program's JSON options):
         // Swashbuckle would otherwise follow MVC's JSON options, which this service does not use.
@@ -53,7 +65,9 @@ public static class ApiDocs
 
     public static WebApplication UseApiDocs(this WebApplication app)
     {
-        app.UseSwagger();
+        // The server is this service, at the address the client reached it by (behind a trusted proxy, the forwarded one).
+        app.UseSwagger(swagger => swagger.PreSerializeFilters.Add((document, request) =>
+            document.Servers = [new OpenApiServer { Url = $"{request.Scheme}://{request.Host}{request.PathBase}", Description = "This service" }]));
         app.UseSwaggerUI(ui => ui.DocumentTitle = "CaptionService");
         return app;
     }

@@ -61,10 +61,13 @@ public sealed class CaptionFormOperationFilter(ModelHost host, CaptionScheduler 
         foreach (var (name, (type, format)) in Types)
         {
             if (properties.TryGetValue(name, out var property) && property is OpenApiSchema p)
-                (p.Type, p.Format) = (type, format);
+                (p.Type, p.Format) = (type | JsonSchemaType.Null, format); // optional: generated clients may leave it out
         }
         if (properties.TryGetValue(FormFields.Decoding, out var decoding) && decoding is OpenApiSchema d)
+        {
+            d.Type = JsonSchemaType.String | JsonSchemaType.Null;
             d.Enum = [JsonValue.Create("greedy"), JsonValue.Create("sample"), JsonValue.Create("beam")];
+        }
 
         foreach (var (name, option) in Options())
         {

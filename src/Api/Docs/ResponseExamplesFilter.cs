@@ -19,13 +19,20 @@ public sealed class ResponseExamplesFilter(IOptions<JsonOptions> json) : IOperat
         {
             "CreateCaption" => ContractExamples.Caption,
             "CreateCaptions" => ContractExamples.Batch,
+            "ImageToText" or "ImageToTextForModel" => ContractExamples.ImageToText,
             _ => null,
+        };
+        var problems = operation.OperationId switch
+        {
+            "ImageToText" or "ImageToTextForModel" => ContractExamples.InferenceProblems,
+            "GetModel" => ContractExamples.ModelProblems,
+            _ => ContractExamples.Problems,
         };
         foreach (var (code, response) in responses)
         {
             if (response.Content is not { } content) continue;
             object? example = code == "200" ? ok
-                : int.TryParse(code, out var status) && ContractExamples.Problems.TryGetValue(status, out var problem) ? problem.Problem
+                : int.TryParse(code, out var status) && problems.TryGetValue(status, out var problem) ? problem.Problem
                 : null;
             if (example is null) continue;
             foreach (var media in content.Values)

@@ -46,10 +46,31 @@ public sealed class ApiProblem : IResult, IStatusCodeHttpResult, IValueHttpResul
         return new ApiProblem(result, result.ProblemDetails, null);
     }
 
+    /// <summary>A copy of this problem with another status (the body's <c>status</c> too) and one more member.</summary>
+    public ApiProblem With(int status, string member, object? value)
+    {
+        var copy = Problem is HttpValidationProblemDetails validation ? new HttpValidationProblemDetails(validation.Errors) : new ProblemDetails();
+        // Another status, another type: left out, it is filled in for the status when written.
+        (copy.Type, copy.Title, copy.Detail, copy.Instance, copy.Status) = (status == Problem.Status ? Problem.Type : null, Problem.Title, Problem.Detail, Problem.Instance, status);
+        foreach (var (key, extension) in Problem.Extensions) copy.Extensions[key] = extension;
+        copy.Extensions[member] = value;
+        return new ApiProblem(TypedResults.Problem(copy), copy, RetryAfterSeconds);
+    }
+
     public Task ExecuteAsync(HttpContext httpContext)
     {
-        if (RetryAfterSeconds is { } seconds)
+        // An endpoint that speaks another protocol words its problems its own way (InferenceEndpoints).
+        var problem = httpContext.GetEndpoint()?.Metadata.GetMetadata<IProblemWording>()?.Reword(this) ?? this;
+        if (problem.RetryAfterSeconds is { } seconds)
             httpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return inner.ExecuteAsync(httpContext);
+        return problem.inner.ExecuteAsync(httpContext);
     }
+}
+
+/// <summary>Endpoint metadata: how that endpoint's problems are worded (whoever makes them: the
+/// endpoint, the API key check, the rate limit, the intake gate).</summary>
+public interface IProblemWording
+{
+    /// <summary>The problem as this endpoint answers it; the same one when nothing changes.</summary>
+    ApiProblem Reword(ApiProblem problem);
 }

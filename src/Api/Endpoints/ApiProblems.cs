@@ -67,6 +67,11 @@ public static class ApiProblems
         "Upload too large", $"The request is larger than the {limit:N0} bytes accepted (up to {maxImages} images of at most {maxImageBytes:N0} bytes each, plus the form).",
         "too-large");
 
+    /// <summary>413 for an image body (raw or JSON) over <see cref="Intake.UploadLimits.InferenceBodyLimit"/>, declared or read.</summary>
+    public static ApiProblem ImageBodyTooLarge(long limit, long maxImageBytes) => ApiProblem.Of(StatusCodes.Status413PayloadTooLarge,
+        "Upload too large", $"The request is larger than the {limit:N0} bytes accepted (one image of at most {maxImageBytes:N0} bytes, raw or base64 in JSON).",
+        "too-large");
+
     /// <summary>408 when the body did not arrive within Captioner:UploadTimeoutSeconds.</summary>
     public static ApiProblem UploadTooSlow(double seconds) => ApiProblem.Of(StatusCodes.Status408RequestTimeout, "Upload too slow",
         $"The request's body did not arrive within {seconds:0.#} s (Captioner:UploadTimeoutSeconds).", "upload-timeout");
@@ -79,7 +84,7 @@ public static class ApiProblems
     /// <summary>401: no API key, or not one of the service's.</summary>
     public static ApiProblem Unauthorized(bool keyGiven) => ApiProblem.Of(StatusCodes.Status401Unauthorized,
         keyGiven ? "Wrong API key" : "API key required",
-        keyGiven ? $"The {AccessControl.KeyHeader} header does not hold one of this service's API keys."
+        keyGiven ? $"The API key sent ({AccessControl.KeyHeader} header or Authorization: Bearer) is not one of this service's keys."
             : $"Send one of the service's API keys in the {AccessControl.KeyHeader} header (or Authorization: Bearer).",
         "unauthorized");
 

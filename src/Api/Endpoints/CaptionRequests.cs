@@ -26,16 +26,25 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
         HttpRequest request, DecodingFields form, string field, int maxFiles, Func<IReadOnlyList<CaptionResponse>, T> answer)
     {
         var clock = Stopwatch.StartNew();
-        var aborted = request.HttpContext.RequestAborted;
-        var (images, problem) = await ImageUpload.ReadAsync(request, field, maxFiles, options.Value, aborted);
+        var (images, problem) = await ImageUpload.ReadAsync(request, field, maxFiles, options.Value, request.HttpContext.RequestAborted);
         if (problem is not null) return problem;
+        return await CaptionAsync(request, images!, form, field, answer, clock);
+    }
 
+    /// <summary>Images already read (from a form, or a raw or JSON body: <see cref="InferenceEndpoints"/>) -> captions.</summary>
+    /// <param name="field">what the images were sent as, to name in a problem</param>
+    /// <param name="fieldName">a form field's name -> the name the client used for it (problems name that)</param>
+    /// <param name="clock">started when the request's handler began</param>
+    public async Task<Results<Ok<T>, ApiProblem>> CaptionAsync<T>(HttpRequest request, IReadOnlyList<UploadedImage> images,
+        DecodingFields form, string field, Func<IReadOnlyList<CaptionResponse>, T> answer, Stopwatch clock, Func<string, string>? fieldName = null)
+    {
+        var aborted = request.HttpContext.RequestAborted;
         if (IntakeGate.Refusal(host, scheduler) is { } refusal) return refusal;
         var model = host.Current!;
         var decoding = DecodingForm.Parse(form, model.Config.Decoding,
             new DecodingLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize), out var errors);
-        if (decoding is null) return ApiProblems.Fields(errors);
-        if (images!.Count > scheduler.Options.QueueCapacity)
+        if (decoding is null) return ApiProblems.Fields(fieldName is null ? errors : DecodingForm.Renamed(errors, fieldName));
+        if (images.Count > scheduler.Options.QueueCapacity)
             return ApiProblems.Field(field, $"Send at most {scheduler.Options.QueueCapacity} images per request (the queue's capacity).");
 
         var pixels = new float[images.Count][];

@@ -20,6 +20,8 @@ public static class ModelEndpoints
             .WithSummary("The model being served")
             .WithDescription("Model name (and, for a Hugging Face Hub model, its repository and commit), config, image preprocessing, parameter counts, device and dtype, "
                 + "and the limits this service applies. 503 while the model downloads or loads. Needs an API key when the service has keys.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }

@@ -114,6 +114,11 @@ public static class DecodingForm
         ? (FormFields.MaxTokens, FormFields.MaxTokens + problem["max_new_tokens".Length..])
         : (problem.Split(' ', 2)[0], problem);
 
+    /// <summary>Problems by form field -> the same under the names a client used (<paramref name="name"/>:
+    /// form field -> its name), in the keys and at the start of each message.</summary>
+    public static Dictionary<string, string[]> Renamed(Dictionary<string, string[]> errors, Func<string, string> name) =>
+        errors.ToDictionary(e => name(e.Key), e => e.Value.Select(m => m.StartsWith(e.Key + " ", StringComparison.Ordinal) ? name(e.Key) + m[e.Key.Length..] : m).ToArray());
+
     /// <summary>Problems the model or the scheduler found with the options (<see cref="Model.Generation.DecodingOptionsException"/>), by form field.</summary>
     public static Dictionary<string, string[]> FieldErrors(IEnumerable<string> problems) =>
         problems.Select(ToField).GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray());

@@ -10,7 +10,17 @@ namespace CaptionService.Api.Intake;
 /// <summary>Endpoint metadata: a caption endpoint, which <see cref="IntakeGate"/> guards.</summary>
 public sealed class CaptionIntake
 {
+    /// <summary>Takes multipart/form-data (/captions).</summary>
     public static readonly CaptionIntake Instance = new();
+
+    /// <summary>Takes one image as the body, raw or base64 in JSON, or a form (the Hugging Face Inference routes).</summary>
+    public static readonly CaptionIntake AnyBody = new() { TakesAnyBody = true };
+
+    public bool TakesAnyBody { get; private init; }
+
+    /// <summary>The largest body this endpoint reads.</summary>
+    public long BodyLimit(CaptionerOptions options) =>
+        TakesAnyBody ? UploadLimits.InferenceBodyLimit(options) : UploadLimits.RequestBodyLimit(options);
 }
 
 /// <summary>
@@ -25,15 +35,15 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<CaptionIntake>() is null)
+        if (context.GetEndpoint()?.Metadata.GetMetadata<CaptionIntake>() is not { } intake)
         {
             await next(context);
             return;
         }
         ApiProblem? refusal = Refusal(host, scheduler);
-        if (refusal is null && context.Request.ContentLength > UploadLimits.RequestBodyLimit(options.Value))
-            refusal = TooLarge();
-        refusal ??= await ReadForm(context);
+        if (refusal is null && context.Request.ContentLength > intake.BodyLimit(options.Value))
+            refusal = TooLarge(intake);
+        refusal ??= await ReadBody(context, intake);
         if (refusal is null)
         {
             await next(context);
@@ -43,12 +53,13 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
         await refusal.ExecuteAsync(context);
     }
 
-    /// <summary>Reads the form (the endpoint then binds the one read here) within
+    /// <summary>Reads the body (and the form, which the endpoint then binds) within
     /// <see cref="CaptionerOptions.UploadTimeoutSeconds"/>; a problem when it does not arrive whole in time or cannot be read.</summary>
-    private async Task<ApiProblem?> ReadForm(HttpContext context)
+    private async Task<ApiProblem?> ReadBody(HttpContext context, CaptionIntake intake)
     {
         var request = context.Request;
-        if (!request.HasFormContentType) return null;   // the endpoint answers 415
+        if (!request.HasFormContentType && !intake.TakesAnyBody) return null;   // the endpoint answers 415
+        long limit = intake.BodyLimit(options.Value);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.UploadTimeoutSeconds));
         try
@@ -56,11 +67,13 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
             // The whole body into a buffer (a temporary file beyond 64 KB) under the deadline, then the
             // form from the buffer. (Cancelling ReadFormAsync itself makes Kestrel drop the connection
             // without the answer; a cancelled read of the body stream is answered cleanly.)
-            request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: UploadLimits.RequestBodyLimit(options.Value));
             var chunk = new byte[16 * 1024];
-            while (await request.Body.ReadAsync(chunk, deadline.Token) > 0) { }
+            request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: limit + chunk.Length);
+            long read = 0;
+            for (int n; (n = await request.Body.ReadAsync(chunk, deadline.Token)) > 0;)
+                if ((read += n) > limit) return TooLarge(intake);   // Kestrel's limit is the forms' (larger)
             request.Body.Position = 0;
-            await request.ReadFormAsync(context.RequestAborted);
+            if (request.HasFormContentType) await request.ReadFormAsync(context.RequestAborted);
             return null;
         }
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
@@ -71,7 +84,7 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
         {
             return e.StatusCode switch
             {
-                StatusCodes.Status413PayloadTooLarge => TooLarge(),
+                StatusCodes.Status413PayloadTooLarge => TooLarge(intake),
                 StatusCodes.Status408RequestTimeout => TooSlow(),
                 _ => Malformed(),
             };
@@ -82,8 +95,9 @@ public sealed class IntakeGate(RequestDelegate next, ModelHost host, CaptionSche
         }
     }
 
-    private ApiProblem TooLarge() =>
-        ApiProblems.RequestTooLarge(UploadLimits.RequestBodyLimit(options.Value), options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes);
+    private ApiProblem TooLarge(CaptionIntake intake) => intake.TakesAnyBody
+        ? ApiProblems.ImageBodyTooLarge(intake.BodyLimit(options.Value), options.Value.MaxUploadBytes)
+        : ApiProblems.RequestTooLarge(UploadLimits.RequestBodyLimit(options.Value), options.Value.MaxImagesPerRequest, options.Value.MaxUploadBytes);
 
     private ApiProblem TooSlow() => ApiProblems.UploadTooSlow(options.Value.UploadTimeoutSeconds);
 

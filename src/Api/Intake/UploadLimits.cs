@@ -22,6 +22,13 @@ public static class UploadLimits
         return perFile > (long.MaxValue - FormOverheadBytes) / files ? long.MaxValue : files * perFile + FormOverheadBytes;
     }
 
+    /// <summary>One image as the body: raw, or base64 (4 characters per 3 bytes) in a small JSON object.</summary>
+    public static long InferenceBodyLimit(CaptionerOptions options)
+    {
+        long perFile = Math.Clamp(options.MaxUploadBytes, 1, long.MaxValue / 2);
+        return (perFile + 2) / 3 * 4 + FormOverheadBytes;
+    }
+
     /// <summary>The section as configured, unchecked; defaults where it does not even bind (start-up validation reports that).</summary>
     private static CaptionerOptions Unvalidated(IConfiguration configuration)
     {
