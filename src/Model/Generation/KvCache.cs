@@ -1,3 +1,4 @@
+using CaptionService.Model.Kernels;
 using CaptionService.Model.Text;
 using static TorchSharp.torch;
 
@@ -13,11 +14,13 @@ public sealed class KvCache : IDisposable
 {
     private readonly Tensor[] keys, values;      // per block: [B, H, Capacity, D]
     private long[] lengths;                      // positions cached per sequence
+    private int[]? positions32;                  // the same for the CPU kernels, made when first needed after a change
     private bool disposed;
 
     /// <summary>Per block: [B, H, S, D].</summary>
     public Tensor[] CrossKeys { get; }
     public Tensor[] CrossValues { get; }
+
 
     /// <summary>[B] int64: the position the next token of each sequence takes.</summary>
     public Tensor Positions { get; private set; }
@@ -78,6 +81,34 @@ public sealed class KvCache : IDisposable
             values[layer].index_put_(v.squeeze(2), [TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(Positions)]);
         }
         return (keys[layer].narrow(2, 0, longest + 1), values[layer].narrow(2, 0, longest + 1));
+    }
+
+    /// <summary>
+    /// Self-attention of one step on the <see cref="CpuKernels"/>: writes each sequence's new key and
+    /// value at its own position and attends to its keys so far (what <see cref="Append"/> and
+    /// masked attention do, in one call).
+    /// </summary>
+    /// <param name="qkv">[B, 3C] float32: queries, new keys, new values</param>
+    /// <returns>[B, C] float32, the heads merged</returns>
+    internal Tensor AttendSelf(int layer, Tensor qkv)
+    {
+        if (lengths.Max() >= Capacity)
+            throw new InvalidOperationException($"KV cache is full ({Capacity} positions)");
+        var k = keys[layer];
+        var output = empty(BatchSize, k.shape[1] * k.shape[3], dtype: ScalarType.Float32);
+        positions32 ??= lengths.Select(l => (int)l).ToArray();
+        CpuKernels.Attend(qkv, k, values[layer], positions32, output);
+        return output;
+    }
+
+    /// <summary>Cross-attention of one step on the <see cref="CpuKernels"/>: q [B, C] float32 against
+    /// the image's keys and values -> [B, C] float32, the heads merged.</summary>
+    internal Tensor AttendCross(int layer, Tensor q)
+    {
+        var k = CrossKeys[layer];
+        var output = empty(BatchSize, k.shape[1] * k.shape[3], dtype: ScalarType.Float32);
+        CpuKernels.Attend(q, k, CrossValues[layer], null, output);
+        return output;
     }
 
     /// <summary>Called once per step after every block has appended.</summary>
@@ -171,6 +202,7 @@ public sealed class KvCache : IDisposable
 
     private void RebuildMask()
     {
+        positions32 = null;
         Mask?.Dispose();
         Mask = null;
         if (lengths.Length == 0 || lengths.All(l => l == lengths[0])) return;
