@@ -539,3 +539,60 @@ void ck_attend(int b, int h, int d, const float *q, long q_sb, const float *newk
     double work = (double)b * h * d * (lens ? 64 : len) * 2;
     run(bf16 ? attend_bf16_part : attend_f32_part, &t, threads_for(work, threads));
 }
+
+/* ---------- the k largest of each row ---------- */
+
+typedef struct
+{
+    int m, n, k;
+    const float *x;
+    long ldx;
+    int64_t *out;
+} topk_task;
+
+AVX512 static void top_k_part(void *arg)
+{
+    const topk_task *t = (const topk_task *)arg;
+    long r0, r1;
+    share(t->m, &r0, &r1);
+    int k = t->k;
+    for (long r = r0; r < r1; r++)
+    {
+        const float *x = t->x + r * t->ldx;
+        int64_t *idx = t->out + r * k;
+        float val[k];
+        /* The first k, then every later value above the smallest kept replaces it. */
+        int low = 0;
+        for (int i = 0; i < k; i++)
+        {
+            val[i] = x[i];
+            idx[i] = i;
+            if (val[i] < val[low]) low = i;
+        }
+        for (int i0 = k; i0 < t->n; i0 += 16)
+        {
+            __mmask16 in = cols_mask(t->n - i0);
+            __m512 v = _mm512_maskz_loadu_ps(in, x + i0);
+            __mmask16 above = _mm512_mask_cmp_ps_mask(in, v, _mm512_set1_ps(val[low]), _CMP_GT_OQ);
+            while (above)
+            {
+                int b = __builtin_ctz(above);
+                above &= above - 1;
+                float candidate = x[i0 + b];
+                if (!(candidate > val[low])) continue;
+                val[low] = candidate;
+                idx[low] = i0 + b;
+                for (int i = 0; i < k; i++)
+                    if (val[i] < val[low]) low = i;
+            }
+        }
+    }
+}
+
+/* The indices of the k largest values of each row of x [m, n] (k <= n; in no particular order; NaN
+   never counts as large) into out [m, k]. */
+void ck_top_k(int m, int n, int k, const float *x, long ldx, int64_t *out, int threads)
+{
+    topk_task t = {m, n, k, x, ldx, out};
+    run(top_k_part, &t, threads_for((double)m * n, threads));
+}

@@ -150,7 +150,9 @@ public sealed class TextDecoder : nn.Module
         {
             logits = F.linear(x.to(low.dtype), low).to(x.dtype);                    // [..., V]
         }
-        var top = logits.topk(Math.Min(ExactTopLogits, (int)weight.shape[0]), dim: -1).indexes; // [..., K]
+        int k = Math.Min(ExactTopLogits, (int)weight.shape[0]);
+        var top = OnCpuKernels(x) ? CpuKernels.TopK(logits.view(-1, logits.shape[^1]), k).view([.. logits.shape[..^1], k])
+            : logits.topk(k, dim: -1).indexes;                                       // [..., K]
         var rows = weight.index_select(0, top.flatten()).view([.. top.shape, weight.shape[1]]); // [..., K, C]
         var exact = rows.matmul(x.to(weight.dtype).unsqueeze(-1)).squeeze(-1);       // [..., K]
         return logits.scatter_(-1, top, exact.to(logits.dtype));
