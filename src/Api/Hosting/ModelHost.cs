@@ -59,6 +59,8 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
             var model = Checkpoint.Load(checkpoint, device, convertedWeights: converted).ToPrecision(dtype, mixed);
             model.eval();
+            if (o.CpuKernels) model.UseCpuKernels();
+            logger.LogInformation("CPU kernels for decoding: {CpuKernels}", model.KernelStatus);
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();
 
