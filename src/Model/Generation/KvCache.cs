@@ -21,7 +21,6 @@ public sealed class KvCache : IDisposable
     public Tensor[] CrossKeys { get; }
     public Tensor[] CrossValues { get; }
 
-
     /// <summary>[B] int64: the position the next token of each sequence takes.</summary>
     public Tensor Positions { get; private set; }
 
@@ -119,21 +118,45 @@ public sealed class KvCache : IDisposable
         RebuildMask();
     }
 
-    /// <summary>Keeps the given rows, in the given order (beam search reordering, finished sequences leaving).</summary>
+    /// <summary>Keeps the given rows, in the given order (beam search reordering, finished sequences leaving).
+    /// Only the rows that move are copied, in place: row i takes row rows[i] where the two differ (of the
+    /// self-attention keys and values, only the positions written so far), and the cache then ends at
+    /// row B' (a view: its storage is freed when the cache is joined or disposed). A beam request that
+    /// reorders its few rows no longer copies every other caption's cache.</summary>
     /// <param name="rows">[B'] int64 row indices, on the cache's device</param>
     public void Select(Tensor rows)
     {
-        for (int i = 0; i < keys.Length; i++)
+        long[] order;
+        using (var host = rows.cpu()) order = host.data<long>().ToArray();
+        if (order.Any(r => r < 0 || r >= BatchSize))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows of a cache of {BatchSize} must lie in [0, {BatchSize})");
+        var moved = Enumerable.Range(0, order.Length).Where(i => order[i] != i).ToArray();
+        if (moved.Length > 0)
         {
-            Swap(ref keys[i], keys[i].index_select(0, rows));
-            Swap(ref values[i], values[i].index_select(0, rows));
-            Swap(ref CrossKeys[i], CrossKeys[i].index_select(0, rows));
-            Swap(ref CrossValues[i], CrossValues[i].index_select(0, rows));
+            using var mode = inference_mode();
+            using var scope = NewDisposeScope();
+            var device = keys[0].device;
+            var to = tensor(moved.Select(i => (long)i).ToArray(), device: device);
+            var from = tensor(moved.Select(i => order[i]).ToArray(), device: device);
+            long written = moved.Max(i => lengths[order[i]]);   // positions the moved rows hold
+            void Move(Tensor t) => t.index_copy_(0, to, t.index_select(0, from)); // gathered first: sources may be destinations too
+            for (int i = 0; i < keys.Length; i++)
+            {
+                if (written > 0)
+                {
+                    Move(keys[i].narrow(2, 0, written));
+                    Move(values[i].narrow(2, 0, written));
+                }
+                Move(CrossKeys[i]);
+                Move(CrossValues[i]);
+            }
         }
-        using (var host = rows.cpu())
-            lengths = host.data<long>().ToArray().Select(r => lengths[r]).ToArray();
+        if (order.Length < BatchSize)
+            foreach (var parts in new[] { keys, values, CrossKeys, CrossValues })
+                for (int i = 0; i < parts.Length; i++) Swap(ref parts[i], parts[i].narrow(0, 0, order.Length));
+        lengths = order.Select(r => lengths[r]).ToArray();
         var positions = Positions;
-        Positions = positions.index_select(0, rows).DetachFromDisposeScope();
+        Positions = tensor(lengths, device: positions.device).DetachFromDisposeScope();
         positions.Dispose();
         RebuildMask();
     }
