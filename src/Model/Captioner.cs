@@ -104,8 +104,8 @@ public sealed class Captioner : nn.Module
     /// <summary>
     /// Decoding steps from now on run on the <see cref="Kernels.CpuKernels"/> where they can: every
     /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
-    /// the decoder's size again), and each step's linear layers and attention run on the kernels, the
-    /// norms and GELU on libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
+    /// the decoder's linear layers again: about 550 MB in fp32 at full size), and each step's linear layers
+    /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
     /// change the weights afterwards (training never calls it). Nothing changes, and
     /// <see cref="KernelStatus"/> says why, when the model is not on the CPU, its residual stream is not
     /// float32 (whole-model bf16), or the kernels are off here.

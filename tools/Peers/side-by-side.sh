@@ -5,6 +5,7 @@
 # off, then the peers (PyTorch eager, ONNX Runtime from C#) when their prerequisites are here: a missing
 # one is reported, not fatal. The load average is logged before each part (the machine is shared).
 # Usage: tools/Peers/side-by-side.sh [OUTDIR=artifacts/side-by-side] [REPEATS=2]
+# TORCH_DTYPES=fp32,bf16 adds the PyTorch peer in fp32 (Debian's python3-torch took 12 s per caption at batch 1 here).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mkdir -p "${1:-$root/artifacts/side-by-side}" && cd "${1:-$root/artifacts/side-by-side}" && pwd)
@@ -34,7 +35,7 @@ CAPTIONER_MKL_INTEL_PATH=0 "${captioner[@]}" --dtypes fp32 --cpu-kernels both --
 
 log "peer: PyTorch eager"
 if "$py" -c 'import torch' 2>/dev/null; then
-  "${pyenv[@]}" "$py" "$peers/peer_torch.py" --batches 1,8,32 --dtypes fp32,bf16 --seed-captions 0 --repeats "$repeats" --threads 2 | tee "$out/peer-torch.jsonl"
+  "${pyenv[@]}" "$py" "$peers/peer_torch.py" --batches 1,8,32 --dtypes "${TORCH_DTYPES:-bf16}" --seed-captions 0 --repeats "$repeats" --threads 2 | tee "$out/peer-torch.jsonl"
 else
   echo "peer PyTorch: not run, /usr/bin/python3 has no torch (apt-get install python3-torch libopenblas0-pthread)" | tee -a "$out/run.log"
 fi

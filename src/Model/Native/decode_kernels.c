@@ -1,5 +1,5 @@
 /*
- * CPU kernels for one cached decoding step (see DecodeKernels.cs): the linear layers and the LM
+ * CPU kernels for one cached decoding step (see Kernels/CpuKernels.cs): the linear layers and the LM
  * head at a few rows (1 to 32 sequences) against weights packed once, and attention of one query
  * per sequence and head. libtorch's general kernels are slow at these shapes on this project's
  * machines: its fp32 and bf16 GEMMs re-pack every weight at every call, so a step streams its

@@ -94,100 +94,99 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         var ours = new Dictionary<(BenchPrecision, bool, int), double>();
         var oursCaptions = new Dictionary<(BenchPrecision, int), List<int[]>>(); // libtorch's ops only
         double seedRate = double.NaN;
-        foreach (var dtype in dtypes)
-            foreach (bool kernels in s.CpuKernels)
+        foreach (var (dtype, kernels) in dtypes.SelectMany(d => s.CpuKernels.Select(k => (d, k))))
+        {
+            var model = dtype == BenchPrecision.Fp32 && !kernels ? fp32 : SpeedBench.Convert(fp32, dtype);
+            if (kernels && !model.UseCpuKernels().KernelStatus.StartsWith("on", StringComparison.Ordinal))
             {
-                var model = dtype == BenchPrecision.Fp32 && !kernels ? fp32 : SpeedBench.Convert(fp32, dtype);
-                if (kernels && !model.UseCpuKernels().KernelStatus.StartsWith("on", StringComparison.Ordinal))
-                {
-                    speed.Notes.Add($"{name} {dtype.Name}: no run on the CPU kernels here ({model.KernelStatus}).");
-                    output.WriteLine(speed.Notes[^1]);
-                    model.Dispose();
-                    continue;
-                }
-                var bench = new SpeedBench(model, pixels, s);
-                string dt = dtype.Name + (kernels ? " kernels" : "");
-                List<int[]>? seedCaptions = null;
-                if (dtype == BenchPrecision.Fp32 && !kernels && s.SeedCaptions > 0)
-                {
-                    int n = s.Quick ? 1 : full ? s.SeedCaptions : Math.Max(s.SeedCaptions, s.Repeats * 2);
-                    output.WriteLine($"{name}: the seed's way, {n} captions one at a time ...");
-                    var (seedTiming, captions) = bench.SeedWay(n, s.Warmup);
-                    seedCaptions = captions;
-                    seedRate = 1 / seedTiming.Median;
-                    speed.Add(name, dt, "seed's way (re-encode, full recompute)", "1", seedTiming.Describe(), F(seedRate, 3), "1.0x", "");
-                }
-                foreach (int batch in s.BatchSizes)
-                {
-                    output.WriteLine($"{name} {dt}: ours at batch {batch} ...");
-                    var (timing, captions) = bench.Ours(batch, s.Warmup, s.Repeats);
-                    double rate = batch / timing.Median;
-                    ours[(dtype, kernels, batch)] = rate;
-                    if (!kernels) oursCaptions[(dtype, batch)] = captions;
-                    else if (oursCaptions.TryGetValue((dtype, batch), out var libtorchCaptions))
-                    {
-                        int same = libtorchCaptions.Zip(captions).Count(p => p.First.SequenceEqual(p.Second));
-                        speed.Notes.Add($"{name} {dtype.Name} batch {batch}: {same} of {captions.Count} captions on the CPU kernels are token-for-token libtorch's.");
-                    }
-                    double seed = seedRate;
-                    string target = !targets || dtype != BenchPrecision.Fp32 || kernels ? "" : batch == 1 ? Target(rate / seed, TargetSpeedupBatch1, "x") : batch == 32 ? Target(rate / seed, TargetSpeedupBatch32, "x") : "";
-                    speed.Add(name, dt, "ours (encode once, cached cross K/V, KV cache)", I(batch), timing.Describe(), F(rate, 3), double.IsNaN(seed) ? "" : F(rate / seed, 1) + "x", double.IsNaN(seed) ? "" : target);
-                    if (seedCaptions is not null && batch == maxBatch)
-                    {
-                        int same = seedCaptions.Select((c, i) => c.SequenceEqual(captions[i % captions.Count])).Count(x => x);
-                        speed.Notes.Add($"{name}: {same} of {seedCaptions.Count} seed-way captions are token-for-token identical to ours (batch {batch}, same images).");
-                    }
-                    if (dtype != BenchPrecision.Fp32 && ours.TryGetValue((BenchPrecision.Fp32, kernels, batch), out var fp32Rate))
-                    {
-                        double ratio = rate / fp32Rate;
-                        precision.Add(name, dt, I(batch), F(fp32Rate, 3), F(rate, 3), F(ratio, 2) + "x",
-                            targets && dtype.DType == ScalarType.BFloat16 ? Target(ratio, TargetBf16Speedup, "x") : "");
-                    }
-                }
-
-                // Utilization: the encoder at a mid batch, the decode step at every batch size.
-                // (The encoder never runs on the kernels: measured once per precision.)
-                int encBatch = Math.Min(8, maxBatch);
-                double after = RawNow(dtype.DType), before;
-                if (!kernels || !s.CpuKernels.Contains(false))
-                {
-                    before = after;
-                    var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
-                    after = RawNow(dtype.DType);
-                    double encFlops = encBatch * FlopCount.EncoderPerImage(config);
-                    AddUtilization(utilization, name, dt, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, targets && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
-                }
-                int low = dtype.DType == ScalarType.Float32 ? 4 : 2;
-                foreach (int batch in s.BatchSizes)
-                {
-                    before = after;
-                    var (perStep, flops) = bench.DecodeSteps(batch, s.Warmup, s.Repeats);
-                    after = RawNow(dtype.DType);
-                    double bytes = FlopCount.DecodeStepBytes(config, batch, (s.Tokens + 1) / 2.0, low, dtype.Mixed ? 4 : low, low);
-                    AddUtilization(utilization, name, dt, "decode step (cached)", batch, flops, perStep.Median, (before + after) / 2,
-                        targets && dtype == BenchPrecision.Fp32 && !kernels && batch == 32 ? TargetDecode32 : null, bytes);
-                }
-
-                if (MemoryBench.Supported(s.Device))
-                {
-                    output.WriteLine($"{name} {dt}: peak memory per batch size ...");
-                    var points = MemoryBench.PeakPerBatch(model, pixels, s.BatchSizes, s.Tokens);
-                    foreach (var p in points)
-                        memory.Add(name, dt, I(p.Batch), Mib(p.BeforeBytes), Mib(p.PeakBytes), Mib(p.PeakBytes - p.BeforeBytes));
-                    if (MemoryBench.Fit(points) is { } line)
-                    {
-                        long largest = MemoryBench.LargestBatch(line, s.MemoryBudgetBytes);
-                        memory.Notes.Add($"{name} {dt}: peak ≈ {Mib((long)line.Fixed)} MiB + {Mib((long)line.PerImage)} MiB per image (fitted over batches {string.Join(", ", points.Select(p => p.Batch))}): "
-                            + $"the largest batch within {Mib(s.MemoryBudgetBytes)} MiB is about {(largest == long.MaxValue ? "unbounded" : I(largest))} (extrapolated, not run).");
-                    }
-                }
-                else if (memory.Notes.Count == 0)
-                {
-                    memory.Notes.Add(s.Device.type == DeviceType.CUDA ? "CUDA: no numbers. TorchSharp 0.107 exposes none of PyTorch's CUDA memory statistics; run with PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync (and libcudart found) to read the allocator pool's peak."
-                        : "No /proc/self/status here, so no resident-memory numbers.");
-                }
-                if (!ReferenceEquals(model, fp32)) model.Dispose();
+                speed.Notes.Add($"{name} {dtype.Name}: no run on the CPU kernels here ({model.KernelStatus}).");
+                output.WriteLine(speed.Notes[^1]);
+                model.Dispose();
+                continue;
             }
+            var bench = new SpeedBench(model, pixels, s);
+            string dt = dtype.Name + (kernels ? " kernels" : "");
+            List<int[]>? seedCaptions = null;
+            if (dtype == BenchPrecision.Fp32 && !kernels && s.SeedCaptions > 0)
+            {
+                int n = s.Quick ? 1 : full ? s.SeedCaptions : Math.Max(s.SeedCaptions, s.Repeats * 2);
+                output.WriteLine($"{name}: the seed's way, {n} captions one at a time ...");
+                var (seedTiming, captions) = bench.SeedWay(n, s.Warmup);
+                seedCaptions = captions;
+                seedRate = 1 / seedTiming.Median;
+                speed.Add(name, dt, "seed's way (re-encode, full recompute)", "1", seedTiming.Describe(), F(seedRate, 3), "1.0x", "");
+            }
+            foreach (int batch in s.BatchSizes)
+            {
+                output.WriteLine($"{name} {dt}: ours at batch {batch} ...");
+                var (timing, captions) = bench.Ours(batch, s.Warmup, s.Repeats);
+                double rate = batch / timing.Median;
+                ours[(dtype, kernels, batch)] = rate;
+                if (!kernels) oursCaptions[(dtype, batch)] = captions;
+                else if (oursCaptions.TryGetValue((dtype, batch), out var libtorchCaptions))
+                {
+                    int same = libtorchCaptions.Zip(captions).Count(p => p.First.SequenceEqual(p.Second));
+                    speed.Notes.Add($"{name} {dtype.Name} batch {batch}: {same} of {captions.Count} captions on the CPU kernels are token-for-token libtorch's.");
+                }
+                double seed = seedRate;
+                string target = !targets || dtype != BenchPrecision.Fp32 || kernels ? "" : batch == 1 ? Target(rate / seed, TargetSpeedupBatch1, "x") : batch == 32 ? Target(rate / seed, TargetSpeedupBatch32, "x") : "";
+                speed.Add(name, dt, "ours (encode once, cached cross K/V, KV cache)", I(batch), timing.Describe(), F(rate, 3), double.IsNaN(seed) ? "" : F(rate / seed, 1) + "x", double.IsNaN(seed) ? "" : target);
+                if (seedCaptions is not null && batch == maxBatch)
+                {
+                    int same = seedCaptions.Select((c, i) => c.SequenceEqual(captions[i % captions.Count])).Count(x => x);
+                    speed.Notes.Add($"{name}: {same} of {seedCaptions.Count} seed-way captions are token-for-token identical to ours (batch {batch}, same images).");
+                }
+                if (dtype != BenchPrecision.Fp32 && ours.TryGetValue((BenchPrecision.Fp32, kernels, batch), out var fp32Rate))
+                {
+                    double ratio = rate / fp32Rate;
+                    precision.Add(name, dt, I(batch), F(fp32Rate, 3), F(rate, 3), F(ratio, 2) + "x",
+                        targets && dtype.DType == ScalarType.BFloat16 ? Target(ratio, TargetBf16Speedup, "x") : "");
+                }
+            }
+
+            // Utilization: the encoder at a mid batch, the decode step at every batch size.
+            // (The encoder never runs on the kernels: measured once per precision.)
+            int encBatch = Math.Min(8, maxBatch);
+            double after = RawNow(dtype.DType), before;
+            if (!kernels || !s.CpuKernels.Contains(false))
+            {
+                before = after;
+                var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
+                after = RawNow(dtype.DType);
+                double encFlops = encBatch * FlopCount.EncoderPerImage(config);
+                AddUtilization(utilization, name, dt, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, targets && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
+            }
+            int low = dtype.DType == ScalarType.Float32 ? 4 : 2;
+            foreach (int batch in s.BatchSizes)
+            {
+                before = after;
+                var (perStep, flops) = bench.DecodeSteps(batch, s.Warmup, s.Repeats);
+                after = RawNow(dtype.DType);
+                double bytes = FlopCount.DecodeStepBytes(config, batch, (s.Tokens + 1) / 2.0, low, dtype.Mixed ? 4 : low, low);
+                AddUtilization(utilization, name, dt, "decode step (cached)", batch, flops, perStep.Median, (before + after) / 2,
+                    targets && dtype == BenchPrecision.Fp32 && !kernels && batch == 32 ? TargetDecode32 : null, bytes);
+            }
+
+            if (MemoryBench.Supported(s.Device))
+            {
+                output.WriteLine($"{name} {dt}: peak memory per batch size ...");
+                var points = MemoryBench.PeakPerBatch(model, pixels, s.BatchSizes, s.Tokens);
+                foreach (var p in points)
+                    memory.Add(name, dt, I(p.Batch), Mib(p.BeforeBytes), Mib(p.PeakBytes), Mib(p.PeakBytes - p.BeforeBytes));
+                if (MemoryBench.Fit(points) is { } line)
+                {
+                    long largest = MemoryBench.LargestBatch(line, s.MemoryBudgetBytes);
+                    memory.Notes.Add($"{name} {dt}: peak ≈ {Mib((long)line.Fixed)} MiB + {Mib((long)line.PerImage)} MiB per image (fitted over batches {string.Join(", ", points.Select(p => p.Batch))}): "
+                        + $"the largest batch within {Mib(s.MemoryBudgetBytes)} MiB is about {(largest == long.MaxValue ? "unbounded" : I(largest))} (extrapolated, not run).");
+                }
+            }
+            else if (memory.Notes.Count == 0)
+            {
+                memory.Notes.Add(s.Device.type == DeviceType.CUDA ? "CUDA: no numbers. TorchSharp 0.107 exposes none of PyTorch's CUDA memory statistics; run with PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync (and libcudart found) to read the allocator pool's peak."
+                    : "No /proc/self/status here, so no resident-memory numbers.");
+            }
+            if (!ReferenceEquals(model, fp32)) model.Dispose();
+        }
         fp32.Dispose();
         GC.Collect();
     }
