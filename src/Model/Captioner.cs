@@ -94,6 +94,37 @@ public sealed class Captioner : NamedModule
         return this;
     }
 
+    /// <summary>"on (...)" when decoding steps run on the <see cref="Kernels.CpuKernels"/>, else "off: why".</summary>
+    public string KernelStatus { get; private set; } = "off: not requested";
+
+    /// <summary>
+    /// Decoding steps from now on run on the <see cref="Kernels.CpuKernels"/> where they can: every
+    /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
+    /// the decoder's linear layers again: about 550 MB in fp32 at full size), and each step's linear layers
+    /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
+    /// change the weights afterwards (training never calls it). Nothing changes, and
+    /// <see cref="KernelStatus"/> says why, when the model is not on the CPU, its residual stream is not
+    /// float32 (whole-model bf16), or the kernels are off here.
+    /// </summary>
+    public Captioner UseCpuKernels()
+    {
+        var dtypes = decoder.Blocks.SelectMany(b => b.parameters()).Where(p => p.dim() == 2).Select(p => p.dtype).Distinct().ToList();
+        var unsupported = dtypes.Where(d => !Kernels.CpuKernels.Supports(d)).Select(TorchRuntime.Name).ToList();
+        string? why = Device.type != DeviceType.CPU ? $"the model is on {Device}"
+            : decoder.EmbeddingDType != ScalarType.Float32 ? $"the residual stream is {TorchRuntime.Name(decoder.EmbeddingDType)} (only float32 and mixed precision have kernels)"
+            : unsupported.Count > 0 ? $"no {string.Join(", ", unsupported)} kernels ({Kernels.CpuKernels.Status})"
+            : Config.DecoderWidth / Config.DecoderHeads % 16 != 0 ? $"the attention kernels take heads of a multiple of 16 dimensions (these have {Config.DecoderWidth / Config.DecoderHeads})"
+            : null;
+        if (why is not null)
+        {
+            KernelStatus = "off: " + why;
+            return this;
+        }
+        decoder.PackForCpuKernels();
+        KernelStatus = $"on: decoding steps with {string.Join(" and ", dtypes.Select(TorchRuntime.Name))} linear layers";
+        return this;
+    }
+
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
     public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
 

@@ -28,6 +28,9 @@ public sealed class CrossAttention : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The linear layers of each step: queries and output (keys and values are computed once per image).</summary>
+    internal (Linear Query, Linear Output) StepLayers => (q_attn, c_proj);
+
     /// <summary>Keys and values of the encoder states, [B, H, S, D] each: computed once per image.</summary>
     public (Tensor Keys, Tensor Values) KeysValues(Tensor encoderStates)
     {

@@ -28,6 +28,9 @@ public sealed class SelfAttention : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The linear layers: queries, keys and values together, output.</summary>
+    internal (Linear QueriesKeysValues, Linear Output) Layers => (c_attn, c_proj);
+
     /// <param name="x">[B, T, C]</param>
     /// <param name="cache">null: full causal attention over x; else T must be 1 and layer's cache grows by one.</param>
     public Tensor forward(Tensor x, KvCache? cache = null, int layer = 0)

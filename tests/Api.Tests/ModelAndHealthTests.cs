@@ -25,6 +25,9 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(TorchRuntime.Name(TorchRuntime.ScalarTypeOf(precision)), model.GetProperty("dtype").GetString());
         Assert.Equal(reason, model.GetProperty("dtype_reason").GetString());
         Assert.StartsWith(MklIntelPath.IsOn ? "on (" : "off: ", model.GetProperty("mkl_intel_path").GetString());
+        // Captioner:CpuKernels defaults to true: the decoding steps run on them wherever this CPU has them.
+        Assert.StartsWith(CaptionService.Model.Kernels.CpuKernels.Supports(TorchRuntime.ScalarTypeOf(precision)) ? "on: " : "off: ",
+            model.GetProperty("cpu_kernels").GetString());
         var limits = model.GetProperty("limits");
         Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());

@@ -48,6 +48,7 @@ public class StartupTests
     [InlineData("MaxWaitMs", -1, "Captioner:Batching:MaxWaitMs", "0 or more")]
     [InlineData("RequestTimeoutSeconds", 0, "Captioner:Batching:RequestTimeoutSeconds", "positive")]
     [InlineData("MaxTokens", 0, "Captioner:Batching:MaxTokens", "at least 1")]
+    [InlineData("MaxAdmitPerStep", -1, "Captioner:Batching:MaxAdmitPerStep", "0 (no limit) or more")]
     public void Bad_batching_settings_are_refused_with_a_message_naming_them(string key, double value, string names, string says)
     {
         var options = new CaptionerOptions { Device = "cpu" };

@@ -40,6 +40,25 @@ public sealed class BenchCommandTests : IDisposable
         }
         Assert.Contains("seed's way (re-encode, full recompute)", output);
         Assert.Contains("Live tensors do not grow", output);
+        // --cpu-kernels both (the default): each precision on libtorch's ops and on the kernels, where this CPU has them.
+        Assert.Contains("step / roofline", text);
+        if (CaptionService.Model.Kernels.CpuKernels.Fp32)
+        {
+            Assert.Contains("| tiny | fp32 kernels | ours (encode once, cached cross K/V, KV cache) | 2 |", text);
+            Assert.Contains("tiny fp32 batch 2: 2 of 2 captions on the CPU kernels are token-for-token libtorch's.", text);
+        }
+        else
+        {
+            Assert.Contains("tiny fp32: no run on the CPU kernels here (off: ", text);
+        }
+    }
+
+    [Fact]
+    public void A_bad_cpu_kernels_value_is_refused_by_name()
+    {
+        var (code, output, error) = Run("bench", "--quick", "--preset", "tiny", "--cpu-kernels", "maybe", "--out", "-");
+        Assert.Equal(2, code);
+        Assert.Contains("--cpu-kernels: expected on, off or both (got 'maybe')", error + output);
     }
 
     [Fact]

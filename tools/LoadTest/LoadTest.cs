@@ -117,7 +117,7 @@ public static class LoadTest
         File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     /// <summary>The full-size seed config with random weights (20 tokens: the end token is all but never chosen).</summary>
-    private static string RandomFullSize()
+    internal static string RandomFullSize()
     {
         var dir = Path.Combine(Directory.CreateTempSubdirectory("load-test-").FullName, "vit-b16-gpt2-random");
         AnsiConsole.MarkupLine($"writing a random-weight vit-b16-gpt2 checkpoint to {dir}");

@@ -76,4 +76,23 @@ bombs.SetAction(async (result, cancellationToken) =>
 });
 root.Subcommands.Add(bombs);
 
+// load-test poisson: open-loop arrivals, TTFT / TPOT / total latency per admission setting (tools/LoadTest/Poisson.cs).
+var poissonApi = new Option<FileInfo>("--api") { Description = "The service's built CaptionService.Api.dll", Required = true };
+var poissonModel = new Option<string>("--model") { Description = "tiny (the built-in demo checkpoint) or full (vit-b16-gpt2, random weights)", DefaultValueFactory = _ => "full" };
+var rate = new Option<double>("--rate") { Description = "Mean arrivals per second", DefaultValueFactory = _ => 1 };
+var seconds = new Option<double>("--seconds") { Description = "How long requests arrive", DefaultValueFactory = _ => 60 };
+var poissonTokens = new Option<int>("--max-tokens") { Description = "max_tokens of every request", DefaultValueFactory = _ => 20 };
+var admits = new Option<int[]>("--max-admit") { Description = "Captioner:Batching:MaxAdmitPerStep values to compare (0 = no limit)", DefaultValueFactory = _ => [0, 2], AllowMultipleArgumentsPerToken = true };
+var poissonDType = new Option<string>("--dtype") { Description = "Captioner:DType of the service", DefaultValueFactory = _ => "auto" };
+var poissonOutput = new Option<FileInfo?>("--out") { Description = "Markdown file whose poisson section is replaced with the results" };
+var poisson = new Command("poisson", "Open-loop Poisson arrivals on loopback: TTFT, TPOT and total latency p50/p99 per admission setting")
+{
+    poissonApi, poissonModel, rate, seconds, poissonTokens, admits, poissonDType, poissonOutput,
+};
+poisson.SetAction(async (result, cancellationToken) =>
+    await Poisson.RunAsync(new PoissonOptions(result.GetValue(poissonApi)!.FullName, result.GetValue(poissonModel)!, result.GetValue(rate), result.GetValue(seconds),
+        result.GetValue(poissonTokens), result.GetValue(admits)!, result.GetValue(poissonDType)!, result.GetValue(poissonOutput)?.FullName),
+        line => Console.WriteLine(line), cancellationToken));
+root.Subcommands.Add(poisson);
+
 return await root.Parse(args).InvokeAsync();

@@ -176,7 +176,8 @@ public sealed class CaptionScheduler : IDisposable
     }
 
     /// <summary>Moves queued jobs into the batch while it has rows for them (first come, first
-    /// served), and encodes the newcomers together. A job that can never be decoded here (more beams
+    /// served), at most <see cref="BatchingOptions.MaxAdmitPerStep"/> while captions are running, and
+    /// encodes the newcomers together. A job that can never be decoded here (more beams
     /// than the batch holds, more tokens than its cache, options out of range) is refused on its own
     /// instead of waiting at the head of the queue for ever.</summary>
     private void Admit(DecodingBatch batch)
@@ -184,7 +185,8 @@ public sealed class CaptionScheduler : IDisposable
         var m = model!;
         var newcomers = new List<CaptionJob>();
         int rows = batch.Rows;
-        while (queue.Reader.TryPeek(out var next))
+        int most = batch.IsEmpty || options.MaxAdmitPerStep == 0 ? int.MaxValue : options.MaxAdmitPerStep;
+        while (newcomers.Count < most && queue.Reader.TryPeek(out var next))
         {
             int need = DecodingGroup.RowsFor(next.Options);
             bool fits = need <= options.MaxBatchSize;

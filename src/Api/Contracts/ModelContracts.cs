@@ -10,6 +10,7 @@ namespace CaptionService.Api.Contracts;
 /// <param name="MixedPrecision">With bf16/fp16: true when only the linear layers and the LM head use that dtype (Captioner:MixedPrecision).</param>
 /// <param name="DtypeReason">"configured", or why Captioner:DType=auto chose this dtype.</param>
 /// <param name="MklIntelPath">Whether MKL's fp32 GEMM takes its fast (Intel) path on this CPU, and why (on/off: reason).</param>
+/// <param name="CpuKernels">Whether decoding steps run on the CPU kernels, and why (on: what/off: reason; Captioner:CpuKernels).</param>
 /// <param name="Config">The model's config, as its checkpoint's config.json spells it.</param>
 /// <param name="Preprocessing">What every image goes through before the model.</param>
 /// <param name="Hub">For a model given as hf:OWNER/NAME[@REVISION]: the repository, the revision asked for and the commit served.</param>
@@ -22,6 +23,7 @@ public sealed record ModelInfo(
     string DtypeReason,
     bool MixedPrecision,
     string MklIntelPath,
+    string CpuKernels,
     ParameterCountsInfo Parameters,
     double LoadMs,
     double WarmupMs,

@@ -45,6 +45,7 @@ public static class ModelEndpoints
             m.Placement.DTypeReason,
             m.Placement.MixedPrecision,
             MklIntelPath.Status,
+            m.Pipeline.Model.KernelStatus,
             new ParameterCountsInfo(p.Encoder, p.Decoder, p.CrossAttention, p.Total),
             Math.Round(m.LoadTime.TotalMilliseconds, 1),
             Math.Round(m.WarmupTime.TotalMilliseconds, 1),

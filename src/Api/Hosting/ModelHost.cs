@@ -52,6 +52,8 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
             logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
                 checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status);
             var pipeline = placement.Load(checkpoint, o.ToImageLimits(), converted);
+            if (o.CpuKernels) pipeline.Model.UseCpuKernels();
+            logger.LogInformation("CPU kernels for decoding: {CpuKernels}", pipeline.Model.KernelStatus);
             load.Stop();
             if (cancellationToken.IsCancellationRequested)
             {

@@ -21,6 +21,12 @@ public sealed class BatchingOptions
     /// <summary>Most tokens one caption may have (the KV cache's positions per sequence; capped by the model's positions).</summary>
     public int MaxTokens { get; set; } = 64;
 
+    /// <summary>Most newcomers' images encoded between two decoding steps while captions are running (0: no
+    /// limit). Encoding is a pause for every running caption; a burst of arrivals is admitted a few
+    /// images per step instead of all at once, so no caption waits for a whole burst's encoder work.
+    /// When nothing is running, everything that fits is admitted at once.</summary>
+    public int MaxAdmitPerStep { get; set; } = 2;
+
     public TimeSpan MaxWait => TimeSpan.FromMilliseconds(MaxWaitMs);
     public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
 
@@ -31,6 +37,7 @@ public sealed class BatchingOptions
         if (QueueCapacity < 1) yield return $"{section}:QueueCapacity: must be at least 1 (got {QueueCapacity})";
         if (!(RequestTimeoutSeconds > 0) || double.IsInfinity(RequestTimeoutSeconds))
             yield return $"{section}:RequestTimeoutSeconds: must be a positive number of seconds (got {RequestTimeoutSeconds})";
+        if (MaxAdmitPerStep < 0) yield return $"{section}:MaxAdmitPerStep: must be 0 (no limit) or more images (got {MaxAdmitPerStep})";
         if (MaxTokens < 1) yield return $"{section}:MaxTokens: must be at least 1 (got {MaxTokens})";
     }
 }

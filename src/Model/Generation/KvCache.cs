@@ -1,3 +1,4 @@
+using CaptionService.Model.Kernels;
 using CaptionService.Model.Text;
 using static TorchSharp.torch;
 
@@ -13,6 +14,7 @@ public sealed class KvCache : IDisposable
 {
     private readonly Tensor[] keys, values;      // per block: [B, H, Capacity, D]
     private long[] lengths;                      // positions cached per sequence
+    private int[]? positions32;                  // the same for the CPU kernels, made when first needed after a change
     private bool disposed;
 
     /// <summary>Per block: [B, H, S, D].</summary>
@@ -80,6 +82,34 @@ public sealed class KvCache : IDisposable
         return (keys[layer].narrow(2, 0, longest + 1), values[layer].narrow(2, 0, longest + 1));
     }
 
+    /// <summary>
+    /// Self-attention of one step on the <see cref="CpuKernels"/>: writes each sequence's new key and
+    /// value at its own position and attends to its keys so far (what <see cref="Append"/> and
+    /// masked attention do, in one call).
+    /// </summary>
+    /// <param name="qkv">[B, 3C] float32: queries, new keys, new values</param>
+    /// <returns>[B, C] float32, the heads merged</returns>
+    internal Tensor AttendSelf(int layer, Tensor qkv)
+    {
+        if (lengths.Max() >= Capacity)
+            throw new InvalidOperationException($"KV cache is full ({Capacity} positions)");
+        var k = keys[layer];
+        var output = empty(BatchSize, k.shape[1] * k.shape[3], dtype: ScalarType.Float32);
+        positions32 ??= lengths.Select(l => (int)l).ToArray();
+        CpuKernels.Attend(qkv, k, values[layer], positions32, output);
+        return output;
+    }
+
+    /// <summary>Cross-attention of one step on the <see cref="CpuKernels"/>: q [B, C] float32 against
+    /// the image's keys and values -> [B, C] float32, the heads merged.</summary>
+    internal Tensor AttendCross(int layer, Tensor q)
+    {
+        var k = CrossKeys[layer];
+        var output = empty(BatchSize, k.shape[1] * k.shape[3], dtype: ScalarType.Float32);
+        CpuKernels.Attend(q, k, CrossValues[layer], null, output);
+        return output;
+    }
+
     /// <summary>Called once per step after every block has appended.</summary>
     internal void Advance()
     {
@@ -88,21 +118,45 @@ public sealed class KvCache : IDisposable
         RebuildMask();
     }
 
-    /// <summary>Keeps the given rows, in the given order (beam search reordering, finished sequences leaving).</summary>
+    /// <summary>Keeps the given rows, in the given order (beam search reordering, finished sequences leaving).
+    /// Only the rows that move are copied, in place: row i takes row rows[i] where the two differ (of the
+    /// self-attention keys and values, only the positions written so far), and the cache then ends at
+    /// row B' (a view: its storage is freed when the cache is joined or disposed). A beam request that
+    /// reorders its few rows no longer copies every other caption's cache.</summary>
     /// <param name="rows">[B'] int64 row indices, on the cache's device</param>
     public void Select(Tensor rows)
     {
-        for (int i = 0; i < keys.Length; i++)
+        long[] order;
+        using (var host = rows.cpu()) order = host.data<long>().ToArray();
+        if (order.Any(r => r < 0 || r >= BatchSize))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows of a cache of {BatchSize} must lie in [0, {BatchSize})");
+        var moved = Enumerable.Range(0, order.Length).Where(i => order[i] != i).ToArray();
+        if (moved.Length > 0)
         {
-            Swap(ref keys[i], keys[i].index_select(0, rows));
-            Swap(ref values[i], values[i].index_select(0, rows));
-            Swap(ref CrossKeys[i], CrossKeys[i].index_select(0, rows));
-            Swap(ref CrossValues[i], CrossValues[i].index_select(0, rows));
+            using var mode = inference_mode();
+            using var scope = NewDisposeScope();
+            var device = keys[0].device;
+            var to = tensor(moved.Select(i => (long)i).ToArray(), device: device);
+            var from = tensor(moved.Select(i => order[i]).ToArray(), device: device);
+            long written = moved.Max(i => lengths[order[i]]);   // positions the moved rows hold
+            void Move(Tensor t) => t.index_copy_(0, to, t.index_select(0, from)); // gathered first: sources may be destinations too
+            for (int i = 0; i < keys.Length; i++)
+            {
+                if (written > 0)
+                {
+                    Move(keys[i].narrow(2, 0, written));
+                    Move(values[i].narrow(2, 0, written));
+                }
+                Move(CrossKeys[i]);
+                Move(CrossValues[i]);
+            }
         }
-        using (var host = rows.cpu())
-            lengths = host.data<long>().ToArray().Select(r => lengths[r]).ToArray();
+        if (order.Length < BatchSize)
+            foreach (var parts in new[] { keys, values, CrossKeys, CrossValues })
+                for (int i = 0; i < parts.Length; i++) Swap(ref parts[i], parts[i].narrow(0, 0, order.Length));
+        lengths = order.Select(r => lengths[r]).ToArray();
         var positions = Positions;
-        Positions = positions.index_select(0, rows).DetachFromDisposeScope();
+        Positions = tensor(lengths, device: positions.device).DetachFromDisposeScope();
         positions.Dispose();
         RebuildMask();
     }
@@ -171,6 +225,7 @@ public sealed class KvCache : IDisposable
 
     private void RebuildMask()
     {
+        positions32 = null;
         Mask?.Dispose();
         Mask = null;
         if (lengths.Length == 0 || lengths.All(l => l == lengths[0])) return;

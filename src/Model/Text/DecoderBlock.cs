@@ -1,4 +1,5 @@
 using CaptionService.Model.Generation;
+using CaptionService.Model.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,6 +42,55 @@ public sealed class DecoderBlock : NamedModule
     }
 
     public CrossAttention Cross => crossattention;
+
+    private BlockKernels? kernels;
+
+    /// <summary>The block's six linear layers packed for <see cref="CpuKernels"/>.</summary>
+    private sealed record BlockKernels(PackedLinear Attn, PackedLinear AttnProj, PackedLinear Query, PackedLinear CrossProj, PackedLinear Fc, PackedLinear MlpProj) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in new[] { Attn, AttnProj, Query, CrossProj, Fc, MlpProj }) p.Dispose();
+        }
+    }
+
+    /// <summary>Packs the linear layers for <see cref="Step"/> (see <see cref="Captioner.UseCpuKernels"/>).</summary>
+    internal void PackForCpuKernels()
+    {
+        kernels?.Dispose();
+        kernels = null;
+        var (selfAttn, selfProj) = attn.Layers;
+        var (query, crossProj) = crossattention.StepLayers;
+        kernels = new BlockKernels(PackedLinear.Of(selfAttn), PackedLinear.Of(selfProj), PackedLinear.Of(query), PackedLinear.Of(crossProj),
+            PackedLinear.Of(c_fc), PackedLinear.Of(c_proj));
+    }
+
+    /// <summary>
+    /// One cached decoding step on the CPU kernels, the same math as <see cref="forward"/> with one new
+    /// position per sequence: the norms are libtorch's; the linear layers (GELU in the first MLP layer's
+    /// kernel) and both attentions the kernels'; each sub-layer's output is added into
+    /// <paramref name="x"/> in place.
+    /// </summary>
+    /// <param name="x">[B, C] float32, the residual stream</param>
+    internal void Step(Tensor x, KvCache cache, int layer)
+    {
+        var k = kernels!;
+        var y = cache.AttendSelf(layer, k.Attn.Forward(ln_1.forward(x)));                    // [B, C]
+        k.AttnProj.AddTo(x, y);
+        y = cache.AttendCross(layer, k.Query.Forward(ln_cross_attn.forward(x)));             // [B, C]
+        k.CrossProj.AddTo(x, y);
+        k.MlpProj.AddTo(x, k.Fc.ForwardGelu(ln_2.forward(x)));                                // GELU in the kernel
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            kernels?.Dispose();
+            kernels = null;
+        }
+        base.Dispose(disposing);
+    }
 
     /// <param name="x">[B, T, C]</param>
     /// <param name="crossKeys">[B, H, S, D] from <see cref="CrossAttention.KeysValues"/></param>

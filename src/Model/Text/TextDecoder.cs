@@ -1,4 +1,5 @@
 using CaptionService.Model.Generation;
+using CaptionService.Model.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,6 +33,9 @@ public sealed class TextDecoder : NamedModule
 
     public int MaxPositions => (int)wpe.weight!.shape[0];
 
+    /// <summary>The token embedding's dtype: the residual stream's.</summary>
+    public ScalarType EmbeddingDType => wte.weight!.dtype;
+
     /// <summary>Teacher-forced logits for whole sequences (training, scoring, full recompute).</summary>
     /// <param name="tokens">[B, T] token ids, starting with the start token</param>
     /// <param name="encoderStates">one [B, S, E] per block (interleaved) or one for all (final)</param>
@@ -62,11 +66,46 @@ public sealed class TextDecoder : NamedModule
     public Tensor Step(Tensor tokens, KvCache cache)
     {
         var x = wte.forward(tokens).Plus(wpe.forward(cache.Positions));             // [B, C]
-        x = x.unsqueeze(1);                                                         // [B, 1, C]
-        for (int i = 0; i < h.Count; i++)
-            x = h[i].forward(x, cache.CrossKeys[i], cache.CrossValues[i], cache, i);
+        if (OnCpuKernels(x))
+        {
+            for (int i = 0; i < h.Count; i++) h[i].Step(x, cache, i);                 // x changes in place
+        }
+        else
+        {
+            x = x.unsqueeze(1);                                                     // [B, 1, C]
+            for (int i = 0; i < h.Count; i++)
+                x = h[i].forward(x, cache.CrossKeys[i], cache.CrossValues[i], cache, i);
+            x = x.squeeze(1);
+        }
         cache.Advance();
-        return LmHead(ln_f.forward(x.squeeze(1)));
+        return LmHead(ln_f.forward(x));
+    }
+
+    private PackedLinear? head;
+
+    /// <summary>Packs every block's linear layers and the LM head for the <see cref="CpuKernels"/>
+    /// (see <see cref="Captioner.UseCpuKernels"/>); the head in the dtype it computes in.</summary>
+    internal void PackForCpuKernels()
+    {
+        foreach (var block in h) block.PackForCpuKernels();
+        head?.Dispose();
+        head = null;
+        head = new PackedLinear(get_buffer(LowPrecisionHead) ?? wte.weight!, null);
+    }
+
+    /// <summary>Whether a step or the head runs on the CPU kernels: packed (<see cref="PackForCpuKernels"/>), in
+    /// eval mode, float32 rows on the CPU.</summary>
+    private bool OnCpuKernels(Tensor x) =>
+        head is not null && !training && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            head?.Dispose();
+            head = null;
+        }
+        base.Dispose(disposing);
     }
 
     private const string LowPrecisionHead = "lm_head_weight";
@@ -92,10 +131,24 @@ public sealed class TextDecoder : NamedModule
     public Tensor LmHead(Tensor x)
     {
         var weight = wte.weight!;
-        if (get_buffer(LowPrecisionHead) is not { } low)
+        var low = get_buffer(LowPrecisionHead);
+        Tensor logits;
+        if (OnCpuKernels(x))
+        {
+            logits = head!.Forward(x.reshape(-1, x.shape[^1])).view([.. x.shape[..^1], head.Outputs]); // float32 [..., V]
+            if (low is null) return logits;
+        }
+        else if (low is null)
+        {
             return F.linear(x.dtype == weight.dtype ? x : x.to(weight.dtype), weight);
-        var logits = F.linear(x.to(low.dtype), low).to(x.dtype);                    // [..., V]
-        var top = logits.topk(Math.Min(ExactTopLogits, (int)weight.shape[0]), dim: -1).indexes; // [..., K]
+        }
+        else
+        {
+            logits = F.linear(x.to(low.dtype), low).to(x.dtype);                    // [..., V]
+        }
+        int k = Math.Min(ExactTopLogits, (int)weight.shape[0]);
+        var top = OnCpuKernels(x) ? CpuKernels.TopK(logits.view(-1, logits.shape[^1]), k).view([.. logits.shape[..^1], k])
+            : logits.topk(k, dim: -1).indexes;                                       // [..., K]
         var rows = weight.index_select(0, top.flatten()).view([.. top.shape, weight.shape[1]]); // [..., K, C]
         var exact = rows.matmul(x.to(weight.dtype).unsqueeze(-1)).squeeze(-1);       // [..., K]
         return logits.scatter_(-1, top, exact.to(logits.dtype));

@@ -36,13 +36,14 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         var speed = new BenchTable($"Captions per second, {s.Tokens} tokens (end token banned), same weights and images",
             "preset", "dtype", "way", "batch", "s per batch: median (min-max, n)", "captions/s", "vs seed's way", "target");
         var utilization = new BenchTable("Matmul throughput reached (matmul FLOPs counted from the config / measured time)",
-            "preset", "dtype", "part", "batch", "GFLOP per run", "median s", "GFLOP/s", "raw then GFLOP/s", "of raw", "target", "MB read at least", "bandwidth floor s");
+            "preset", "dtype", "part", "batch", "GFLOP per run", "median s", "GFLOP/s", "raw then GFLOP/s", "of raw", "target", "MB read at least", "bandwidth floor s", "roofline s", "step / roofline");
         var precision = new BenchTable("Lower precision against fp32: whole captions", "preset", "dtype", "batch", "fp32 captions/s", "captions/s", "speed-up", "target");
         var memory = new BenchTable(cuda ? "Peak allocated GPU memory per batch size (cudaMallocAsync pool, high-water mark reset before each run; before = allocated when the run starts: the weights)"
                 : "Peak resident memory per batch size (whole process, high-water mark reset before each run)",
             "preset", "dtype", "batch", "before MiB", "peak MiB", "peak - before MiB");
         utilization.Notes.Add("MB read at least: every decoder weight once, plus every sequence's cross-attention keys/values (all image tokens, every block) and its self-attention keys/values, per step; "
-            + "bandwidth floor: that divided by the measured read bandwidth, the least time a step can take on this machine whatever its FLOPs.");
+            + "bandwidth floor: that divided by the measured read bandwidth, the least time a step can take on this machine whatever its FLOPs; "
+            + "roofline: the larger of that floor and the step's FLOPs at the raw rate (the target: a step within 2x of it). \"kernels\": our decoding steps on the CPU kernels (Captioner.UseCpuKernels).");
         foreach (var name in s.Presets)
             RunPreset(name, dtypes, speed, utilization, precision, memory);
         Publish(speed);
@@ -90,15 +91,23 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         using var pixels = randn([maxBatch, config.NumChannels, config.ImageSize, config.ImageSize], generator: g).tanh().DetachFromDisposeScope(); // in (-1, 1), like normalized pixels; no Scalar (see ScalarSafety)
         output.WriteLine($"{name}: {fp32.CountParameters().Total:N0} parameters; encoder {FlopCount.EncoderPerImage(config) / 1e9:G4} GFLOP per image, decode step {FlopCount.DecodeStepPerToken(config, s.Tokens / 2.0) / 1e6:F1} MFLOP per token");
 
-        var ours = new Dictionary<(BenchPrecision, int), double>();
+        var ours = new Dictionary<(BenchPrecision, bool, int), double>();
+        var oursCaptions = new Dictionary<(BenchPrecision, int), List<int[]>>(); // libtorch's ops only
         double seedRate = double.NaN;
-        foreach (var dtype in dtypes)
+        foreach (var (dtype, kernels) in dtypes.SelectMany(d => s.CpuKernels.Select(k => (d, k))))
         {
-            var model = dtype == BenchPrecision.Fp32 ? fp32 : SpeedBench.Convert(fp32, dtype);
+            var model = dtype == BenchPrecision.Fp32 && !kernels ? fp32 : SpeedBench.Convert(fp32, dtype);
+            if (kernels && !model.UseCpuKernels().KernelStatus.StartsWith("on", StringComparison.Ordinal))
+            {
+                speed.Notes.Add($"{name} {dtype.Name}: no run on the CPU kernels here ({model.KernelStatus}).");
+                output.WriteLine(speed.Notes[^1]);
+                model.Dispose();
+                continue;
+            }
             var bench = new SpeedBench(model, pixels, s);
-            string dt = dtype.Name;
+            string dt = dtype.Name + (kernels ? " kernels" : "");
             List<int[]>? seedCaptions = null;
-            if (dtype == BenchPrecision.Fp32 && s.SeedCaptions > 0)
+            if (dtype == BenchPrecision.Fp32 && !kernels && s.SeedCaptions > 0)
             {
                 int n = s.Quick ? 1 : full ? s.SeedCaptions : Math.Max(s.SeedCaptions, s.Repeats * 2);
                 output.WriteLine($"{name}: the seed's way, {n} captions one at a time ...");
@@ -112,30 +121,41 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
                 output.WriteLine($"{name} {dt}: ours at batch {batch} ...");
                 var (timing, captions) = bench.Ours(batch, s.Warmup, s.Repeats);
                 double rate = batch / timing.Median;
-                ours[(dtype, batch)] = rate;
+                ours[(dtype, kernels, batch)] = rate;
+                if (!kernels) oursCaptions[(dtype, batch)] = captions;
+                else if (oursCaptions.TryGetValue((dtype, batch), out var libtorchCaptions))
+                {
+                    int same = libtorchCaptions.Zip(captions).Count(p => p.First.SequenceEqual(p.Second));
+                    speed.Notes.Add($"{name} {dtype.Name} batch {batch}: {same} of {captions.Count} captions on the CPU kernels are token-for-token libtorch's.");
+                }
                 double seed = seedRate;
-                string target = !targets || dtype != BenchPrecision.Fp32 ? "" : batch == 1 ? Target(rate / seed, TargetSpeedupBatch1, "x") : batch == 32 ? Target(rate / seed, TargetSpeedupBatch32, "x") : "";
+                string target = !targets || dtype != BenchPrecision.Fp32 || kernels ? "" : batch == 1 ? Target(rate / seed, TargetSpeedupBatch1, "x") : batch == 32 ? Target(rate / seed, TargetSpeedupBatch32, "x") : "";
                 speed.Add(name, dt, "ours (encode once, cached cross K/V, KV cache)", I(batch), timing.Describe(), F(rate, 3), double.IsNaN(seed) ? "" : F(rate / seed, 1) + "x", double.IsNaN(seed) ? "" : target);
                 if (seedCaptions is not null && batch == maxBatch)
                 {
                     int same = seedCaptions.Select((c, i) => c.SequenceEqual(captions[i % captions.Count])).Count(x => x);
                     speed.Notes.Add($"{name}: {same} of {seedCaptions.Count} seed-way captions are token-for-token identical to ours (batch {batch}, same images).");
                 }
-                if (dtype != BenchPrecision.Fp32)
+                if (dtype != BenchPrecision.Fp32 && ours.TryGetValue((BenchPrecision.Fp32, kernels, batch), out var fp32Rate))
                 {
-                    double ratio = rate / ours[(BenchPrecision.Fp32, batch)];
-                    precision.Add(name, dt, I(batch), F(ours[(BenchPrecision.Fp32, batch)], 3), F(rate, 3), F(ratio, 2) + "x",
+                    double ratio = rate / fp32Rate;
+                    precision.Add(name, dt, I(batch), F(fp32Rate, 3), F(rate, 3), F(ratio, 2) + "x",
                         targets && dtype.DType == ScalarType.BFloat16 ? Target(ratio, TargetBf16Speedup, "x") : "");
                 }
             }
 
             // Utilization: the encoder at a mid batch, the decode step at every batch size.
+            // (The encoder never runs on the kernels: measured once per precision.)
             int encBatch = Math.Min(8, maxBatch);
-            double before = RawNow(dtype.DType);
-            var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
-            double after = RawNow(dtype.DType);
-            double encFlops = encBatch * FlopCount.EncoderPerImage(config);
-            AddUtilization(utilization, name, dtype, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, targets && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
+            double after = RawNow(dtype.DType), before;
+            if (!kernels || !s.CpuKernels.Contains(false))
+            {
+                before = after;
+                var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
+                after = RawNow(dtype.DType);
+                double encFlops = encBatch * FlopCount.EncoderPerImage(config);
+                AddUtilization(utilization, name, dt, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, targets && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
+            }
             int low = dtype.DType == ScalarType.Float32 ? 4 : 2;
             foreach (int batch in s.BatchSizes)
             {
@@ -143,8 +163,8 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
                 var (perStep, flops) = bench.DecodeSteps(batch, s.Warmup, s.Repeats);
                 after = RawNow(dtype.DType);
                 double bytes = FlopCount.DecodeStepBytes(config, batch, (s.Tokens + 1) / 2.0, low, dtype.Mixed ? 4 : low, low);
-                AddUtilization(utilization, name, dtype, "decode step (cached)", batch, flops, perStep.Median, (before + after) / 2,
-                    targets && dtype == BenchPrecision.Fp32 && batch == 32 ? TargetDecode32 : null, bytes);
+                AddUtilization(utilization, name, dt, "decode step (cached)", batch, flops, perStep.Median, (before + after) / 2,
+                    targets && dtype == BenchPrecision.Fp32 && !kernels && batch == 32 ? TargetDecode32 : null, bytes);
             }
 
             if (MemoryBench.Supported(s.Device))
@@ -178,11 +198,14 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         return MachineBench.Matmul(s.Device, dtype, [n], 1, 3)[0].GflopsPerSecond;
     }
 
-    private void AddUtilization(BenchTable table, string preset, BenchPrecision dtype, string part, int batch, double flops, double seconds, double raw, double? target, double bytes)
+    private void AddUtilization(BenchTable table, string preset, string dtype, string part, int batch, double flops, double seconds, double raw, double? target, double bytes)
     {
         double rate = flops / seconds / 1e9, fraction = rate / raw;
-        table.Add(preset, dtype.Name, part, I(batch), F(flops / 1e9, 3), F(seconds, 4), F(rate, 1), F(raw, 1), P(fraction), target is null ? "" : Target(fraction, target.Value, "%"),
-            double.IsNaN(bytes) ? "" : F(bytes / 1e6, 0), double.IsNaN(bytes) ? "" : F(bytes / (bandwidth * 1e9), 4));
+        // The roofline: the larger of the FLOPs at the raw matmul rate and the bytes at the read bandwidth.
+        double roofline = Math.Max(flops / (raw * 1e9), double.IsNaN(bytes) ? 0 : bytes / (bandwidth * 1e9));
+        table.Add(preset, dtype, part, I(batch), F(flops / 1e9, 3), F(seconds, 4), F(rate, 1), F(raw, 1), P(fraction), target is null ? "" : Target(fraction, target.Value, "%"),
+            double.IsNaN(bytes) ? "" : F(bytes / 1e6, 0), double.IsNaN(bytes) ? "" : F(bytes / (bandwidth * 1e9), 4),
+            double.IsNaN(bytes) ? "" : F(roofline, 4), double.IsNaN(bytes) ? "" : F(seconds / roofline, 2) + "x");
     }
 
     private void Agreement(List<BenchPrecision> dtypes)

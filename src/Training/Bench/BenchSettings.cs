@@ -42,6 +42,8 @@ public sealed record BenchSettings
     public required IReadOnlyList<int> MatmulSizes { get; init; }
     public long InitSeed { get; init; }
     public bool Quick { get; init; }
+    /// <summary>Our decoding with the CPU kernels off (false), on (true), or both, each measured (<see cref="CaptionService.Model.Captioner.UseCpuKernels"/>).</summary>
+    public IReadOnlyList<bool> CpuKernels { get; init; } = [false];
     /// <summary>Apply <see cref="CaptionService.Model.TorchRuntime.TuneMalloc"/> before measuring.</summary>
     public CaptionService.Model.MallocTuning Malloc { get; init; }
     /// <summary>torch intra-op threads (0: leave libtorch's default).</summary>

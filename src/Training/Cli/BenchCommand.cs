@@ -33,10 +33,11 @@ internal static class BenchCommand
         var tuneMalloc = new Option<MallocTuning>("--malloc") { Description = "glibc malloc settings: default, threshold (mmap threshold 32 MiB) or nommap (see TorchRuntime.TuneMalloc)", DefaultValueFactory = _ => MallocTuning.Default };
         var threads = new Option<int>("--threads") { Description = "torch intra-op threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
         var matmulSizes = new Option<string?>("--matmul-sizes") { Description = "Square sizes n for the raw matmul rate, the best counts (default 1024,2048 on a CPU, 2048,4096,8192 on a GPU)" };
+        var kernels = new Option<string>("--cpu-kernels") { Description = "Our decoding steps on the CPU kernels: on, off, or both (each precision measured both ways, side by side)", DefaultValueFactory = _ => "both" };
         var quick = new Option<bool>("--quick") { Description = "A fast smoke run: tiny sizes, one repetition, few captions" };
         var command = new Command("bench", "Measure generation speed (seed's way vs ours), matmul utilization, precision, memory and leaks")
         {
-            presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, matmulSizes, quick,
+            presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, matmulSizes, kernels, quick,
         };
         command.Subcommands.Add(Resize());
         command.SetAction(result =>
@@ -57,6 +58,13 @@ internal static class BenchCommand
                 : DefaultCheckpoint();
             if (ckpt is not null && !File.Exists(Path.Combine(ckpt, "config.json")))
                 throw new CliException($"--checkpoint {ckpt}: no config.json there");
+            bool[] kernelModes = result.GetValue(kernels)!.Trim().ToLowerInvariant() switch
+            {
+                "both" => [false, true],
+                "on" => [true],
+                "off" => [false],
+                var other => throw new CliException($"--cpu-kernels: expected on, off or both (got '{other}')"),
+            };
             var settings = new BenchSettings
             {
                 Presets = names,
@@ -73,6 +81,7 @@ internal static class BenchCommand
                 LeakCaptions = isQuick ? Math.Min(64, result.GetValue(leak)) : result.GetValue(leak),
                 InitSeed = result.GetValue(initSeed),
                 Quick = isQuick,
+                CpuKernels = kernelModes,
                 Malloc = result.GetValue(tuneMalloc),
                 Threads = Math.Max(0, result.GetValue(threads)),
                 MatmulSizes = result.GetValue(matmulSizes) is { } m ? ParseInts(m, "--matmul-sizes")

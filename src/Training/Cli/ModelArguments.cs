@@ -23,6 +23,11 @@ internal sealed class ModelArguments
         Description = "With bf16/fp16: the linear layers and the LM head in that dtype, norms, embeddings and residual stream in fp32 (false: the whole model)",
         DefaultValueFactory = _ => true,
     };
+    public Option<bool> CpuKernels { get; } = new("--cpu-kernels")
+    {
+        Description = "Decoding steps on the CPU kernels where this CPU runs them (AVX-512; false: libtorch's ops only; CAPTIONER_CPU_KERNELS=0 turns them off too)",
+        DefaultValueFactory = _ => true,
+    };
 
     public void AddTo(Command command, bool withPlacement = true)
     {
@@ -33,6 +38,7 @@ internal sealed class ModelArguments
         command.Options.Add(Device);
         command.Options.Add(DType);
         command.Options.Add(Mixed);
+        command.Options.Add(CpuKernels);
     }
 
     /// <summary>Builds or loads the model on the chosen device and precision, in eval mode.</summary>
@@ -61,6 +67,7 @@ internal sealed class ModelArguments
             source = $"preset {preset} (random weights, seed {result.GetValue(Seed)})";
         }
         model.ToPrecision(dtype, place && result.GetValue(Mixed)).eval();
+        if (place && result.GetValue(CpuKernels)) model.UseCpuKernels();
         return (model, source);
     }
 }

@@ -1,0 +1,203 @@
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Kernels;
+
+/// <summary>
+/// The CPU kernels of a cached decoding step (<c>Native/decode_kernels.c</c>, built into
+/// <see cref="LibraryName"/> when the build machine has a C compiler): linear layers at a few rows
+/// against weights packed once (<see cref="PackedLinear"/>), fp32 and bf16, and attention of one
+/// query per sequence and head. libtorch's general kernels re-pack every weight at every call and
+/// stream a decode step's weights at a third of the memory bandwidth or less on this project's
+/// machines; these stream them once. They run on libtorch's own OpenMP threads.
+/// </summary>
+/// <remarks>
+/// Used only where they apply: a CPU with AVX-512 (AVX512-BF16 for bf16 weights), the library built,
+/// and <c>CAPTIONER_CPU_KERNELS</c> not 0/off. Otherwise, or for a model that never called
+/// <see cref="Captioner.UseCpuKernels"/>, every op is libtorch's. <see cref="Status"/> says which and
+/// why (the service's /model, <c>captioner inspect</c>, the bench).
+/// </remarks>
+public static unsafe class CpuKernels
+{
+    public const string LibraryName = "libcaptioner_kernels.so";
+    public const string EnvironmentVariable = "CAPTIONER_CPU_KERNELS";
+
+    private static readonly Lazy<Library?> Loaded = new(Load);
+    private static string? StatusText;
+
+    /// <summary>"on (...)" or "off: why".</summary>
+    public static string Status
+    {
+        get
+        {
+            _ = Loaded.Value;
+            return StatusText!;
+        }
+    }
+
+    /// <summary>The fp32 kernels may run here.</summary>
+    public static bool Fp32 => Loaded.Value is { Features: >= 1 };
+
+    /// <summary>The bf16 kernels may run here too (AVX512-BF16).</summary>
+    public static bool Bf16 => Loaded.Value is { Features: >= 3 };
+
+    /// <summary>Whether packed weights of <paramref name="dtype"/> have kernels here.</summary>
+    public static bool Supports(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => Fp32,
+        ScalarType.BFloat16 => Bf16,
+        _ => false,
+    };
+
+    private sealed class Library(IntPtr handle, int features)
+    {
+        public int Features { get; } = features;
+        public readonly delegate* unmanaged<int, int, long> PackedF32Size = (delegate* unmanaged<int, int, long>)NativeLibrary.GetExport(handle, "ck_packed_f32_size");
+        public readonly delegate* unmanaged<int, int, long> PackedBf16Size = (delegate* unmanaged<int, int, long>)NativeLibrary.GetExport(handle, "ck_packed_bf16_size");
+        public readonly delegate* unmanaged<void*, int, int, void*, void> PackF32 = (delegate* unmanaged<void*, int, int, void*, void>)NativeLibrary.GetExport(handle, "ck_pack_f32");
+        public readonly delegate* unmanaged<void*, int, int, int, void*, void> PackBf16 = (delegate* unmanaged<void*, int, int, int, void*, void>)NativeLibrary.GetExport(handle, "ck_pack_bf16");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, void> LinearF32 =
+            (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, void>)NativeLibrary.GetExport(handle, "ck_linear_f32");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int> LinearBf16 =
+            (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_bf16");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void> Attend =
+            (delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void>)NativeLibrary.GetExport(handle, "ck_attend");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, int, void> TopK =
+            (delegate* unmanaged<int, int, int, void*, long, void*, int, void>)NativeLibrary.GetExport(handle, "ck_top_k");
+    }
+
+    private static Library? Load()
+    {
+        var setting = Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant();
+        if (setting is "0" or "off" or "false" or "no") return Off($"turned off by {EnvironmentVariable}={setting}");
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return Off("only for Linux x86-64");
+        var path = Path.Combine(AppContext.BaseDirectory, LibraryName);
+        if (!File.Exists(path)) return Off($"{LibraryName} was not built (no C compiler at build time)");
+        if (!NativeLibrary.TryLoad(path, out var handle)) return Off($"{LibraryName} could not be loaded");
+        int features = ((delegate* unmanaged<int>)NativeLibrary.GetExport(handle, "ck_cpu_features"))();
+        if (features == 0) return Off("this CPU has no AVX-512");
+        TorchRuntime.EnsureLoaded();
+        string threads = ShareOpenMp(handle);
+        StatusText = $"on ({(features >= 3 ? "fp32 and bf16 (AVX512-BF16)" : "fp32 only: no AVX512-BF16")}; {threads}; {EnvironmentVariable}=0 turns them off)";
+        return new Library(handle, features);
+    }
+
+    private static Library? Off(string why)
+    {
+        StatusText = "off: " + why;
+        return null;
+    }
+
+    /// <summary>Hands the kernels libtorch's OpenMP entry points (its libgomp, found among the loaded
+    /// libraries next to libtorch_cpu), so they run on libtorch's threads.</summary>
+    private static string ShareOpenMp(IntPtr kernels)
+    {
+        var set = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, void>)NativeLibrary.GetExport(kernels, "ck_set_openmp");
+        string? gomp = null;
+        try
+        {
+            var loaded = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(p => p.Length >= 6)
+                .Select(p => p[^1]).Distinct().ToList();
+            var torchDir = loaded.Where(p => p.EndsWith("/libtorch_cpu.so", StringComparison.Ordinal)).Select(Path.GetDirectoryName).FirstOrDefault();
+            gomp = loaded.Where(p => Path.GetFileName(p).StartsWith("libgomp", StringComparison.Ordinal))
+                .OrderByDescending(p => Path.GetDirectoryName(p) == torchDir).FirstOrDefault();
+        }
+        catch (IOException)
+        {
+        }
+        if (gomp is null || !NativeLibrary.TryLoad(gomp, out var omp)
+            || !NativeLibrary.TryGetExport(omp, "GOMP_parallel", out var parallel)
+            || !NativeLibrary.TryGetExport(omp, "omp_get_thread_num", out var threadNum)
+            || !NativeLibrary.TryGetExport(omp, "omp_get_num_threads", out var numThreads))
+        {
+            set(IntPtr.Zero, IntPtr.Zero, IntPtr.Zero);
+            return "one thread: libtorch's OpenMP runtime was not found";
+        }
+        set(parallel, threadNum, numThreads);
+        return $"libtorch's OpenMP threads ({Path.GetFileName(gomp)})";
+    }
+
+    private static Library Lib => Loaded.Value ?? throw new InvalidOperationException($"the CPU kernels are off: {StatusText}");
+
+    [DllImport("LibTorchSharp")]
+    private static extern IntPtr THSTensor_data(IntPtr handle);
+
+    private static void* Data(Tensor t) => (void*)THSTensor_data(t.Handle);
+
+    /// <summary>Elements of <paramref name="dtype"/> a packed [n, k] weight takes.</summary>
+    internal static long PackedSize(ScalarType dtype, int n, int k) =>
+        dtype == ScalarType.BFloat16 ? Lib.PackedBf16Size(n, k) : Lib.PackedF32Size(n, k);
+
+    /// <summary>Packs <paramref name="weight"/> [n, k] (CPU, contiguous, fp32 or bf16) into
+    /// <paramref name="packed"/> (<see cref="PackedSize"/> elements of fp32 or, for bf16, int16).</summary>
+    internal static void Pack(Tensor weight, Tensor packed)
+    {
+        int n = (int)weight.shape[0], k = (int)weight.shape[1];
+        if (packed.dtype == ScalarType.Int16)
+            Lib.PackBf16(Data(weight), weight.dtype == ScalarType.BFloat16 ? 1 : 0, n, k, Data(packed));
+        else
+            Lib.PackF32(Data(weight), n, k, Data(packed));
+    }
+
+    /// <summary>What a linear kernel does with x Wᵀ + bias (<c>Native/decode_kernels.c</c>).</summary>
+    internal enum LinearMode
+    {
+        Store = 0,
+        Accumulate = 1,
+        GeluTanh = 2,
+    }
+
+    /// <summary>y = x Wᵀ + bias, y += x Wᵀ + bias, or y = gelu_tanh(x Wᵀ + bias) with a packed W.
+    /// x [m, k] fp32 rows (stride(1) = 1), y [m, n] fp32 rows.</summary>
+    internal static void Linear(Tensor x, Tensor packed, int n, int k, Tensor? bias, Tensor y, LinearMode mode)
+    {
+        int m = (int)x.shape[0];
+        int threads = get_num_threads();
+        void* b = bias is null ? null : Data(bias);
+        if (packed.dtype == ScalarType.Int16)
+        {
+            if (Lib.LinearBf16(m, n, k, Data(x), x.stride(0), Data(packed), b, Data(y), y.stride(0), (int)mode, threads) != 0)
+                throw new OutOfMemoryException($"CPU kernels: no memory for a [{m}, {k}] bf16 copy of a linear layer's input");
+        }
+        else
+        {
+            Lib.LinearF32(m, n, k, Data(x), x.stride(0), Data(packed), b, Data(y), y.stride(0), (int)mode, threads);
+        }
+    }
+
+    /// <summary>
+    /// Attention of one query per row and head: out[i, j·D..] = softmax(q_ij · K_ij[l] / √D) · V_ij[l].
+    /// </summary>
+    /// <param name="q">[B, ≥ H·D] fp32 rows, head j at columns j·D (stride(1) = 1)</param>
+    /// <param name="keys">[B, H, L, D] contiguous, fp32 or bf16; <paramref name="values"/> the same</param>
+    /// <param name="lengths">null: every row attends to all L keys. Else the cache's lengths: the row's new
+    /// key and value (the columns C and 2C of <paramref name="q"/>, C = H·D) are written at that position
+    /// first, and the query attends to positions 0 to it.</param>
+    /// <param name="output">[B, H·D] fp32</param>
+    internal static void Attend(Tensor q, Tensor keys, Tensor values, int[]? lengths, Tensor output)
+    {
+        var (b, h, count, d) = ((int)keys.shape[0], (int)keys.shape[1], (int)keys.shape[2], (int)keys.shape[3]);
+        if (!keys.is_contiguous() || !values.is_contiguous() || !values.shape.SequenceEqual(keys.shape) || keys.dtype != values.dtype)
+            throw new ArgumentException("CPU kernels: the keys and values must be contiguous and of one shape and dtype");
+        int threads = get_num_threads();
+        fixed (int* lens = lengths)
+        {
+            void* qp = Data(q);
+            void* fresh = lengths is null ? null : (byte*)qp + (long)h * d * sizeof(float);
+            Lib.Attend(b, h, d, qp, q.stride(0), fresh, (long)h * d, Data(keys), Data(values), keys.stride(0), keys.stride(1),
+                keys.dtype == ScalarType.BFloat16 ? 1 : 0, lens, count, (float)(1 / Math.Sqrt(d)), Data(output), output.stride(0), threads);
+        }
+    }
+
+    /// <summary>The indices of the <paramref name="k"/> largest values of each row of x [M, N] float32
+    /// (stride(1) = 1): [M, k] int64, in no particular order. What topk gives, at a tenth of its time here.</summary>
+    internal static Tensor TopK(Tensor x, int k)
+    {
+        var (m, n) = ((int)x.shape[0], (int)x.shape[1]);
+        if (x.dtype != ScalarType.Float32 || x.stride(1) != 1 || k < 1 || k > n)
+            throw new ArgumentException($"CPU kernels: top {k} of [{m}, {n}] {x.dtype} rows");
+        var indices = empty(m, k, dtype: ScalarType.Int64);
+        Lib.TopK(m, n, k, Data(x), x.stride(0), Data(indices), get_num_threads());
+        return indices;
+    }
+}

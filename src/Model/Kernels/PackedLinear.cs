@@ -1,0 +1,78 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CaptionService.Model.Kernels;
+
+/// <summary>
+/// A linear layer's weight packed once for <see cref="CpuKernels"/>, in its own dtype (fp32, or bf16
+/// for a mixed-precision model), with its bias in fp32. Inputs and outputs are fp32 rows; a bf16
+/// layer rounds its input to bf16 as the libtorch path does, and accumulates in fp32. A copy: the
+/// layer's weights must not change afterwards.
+/// </summary>
+public sealed class PackedLinear : IDisposable
+{
+    private readonly Tensor packed;
+    private readonly Tensor? bias;
+
+    /// <summary>Output features (N) and input features (K).</summary>
+    public int Outputs { get; }
+    public int Inputs { get; }
+
+    public ScalarType DType { get; }
+
+    /// <param name="weight">[N, K] on the CPU, fp32 or bf16</param>
+    /// <param name="bias">[N] or null</param>
+    public PackedLinear(Tensor weight, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        DType = weight.dtype;
+        if (!CpuKernels.Supports(DType)) throw new NotSupportedException($"no CPU kernels for {DType} weights here ({CpuKernels.Status})");
+        (Outputs, Inputs) = ((int)weight.shape[0], (int)weight.shape[1]);
+        var w = weight.detach().contiguous();
+        packed = empty(CpuKernels.PackedSize(DType, Outputs, Inputs), dtype: DType == ScalarType.BFloat16 ? ScalarType.Int16 : ScalarType.Float32);
+        CpuKernels.Pack(w, packed);
+        packed.DetachFromDisposeScope();
+        this.bias = bias?.detach().to(ScalarType.Float32).contiguous().DetachFromDisposeScope();
+    }
+
+    public static PackedLinear Of(Linear layer) => new(layer.weight!, layer.bias);
+
+    /// <summary>x Wᵀ + b: [M, K] fp32 -> [M, N] fp32.</summary>
+    public Tensor Forward(Tensor x) => Forward(x, CpuKernels.LinearMode.Store);
+
+    /// <summary>GPT-2's GELU (tanh approximation) of x Wᵀ + b, in one pass: [M, K] fp32 -> [M, N] fp32.</summary>
+    public Tensor ForwardGelu(Tensor x) => Forward(x, CpuKernels.LinearMode.GeluTanh);
+
+    private Tensor Forward(Tensor x, CpuKernels.LinearMode mode)
+    {
+        x = Rows(x);
+        var y = empty(x.shape[0], Outputs, dtype: ScalarType.Float32);
+        CpuKernels.Linear(x, packed, Outputs, Inputs, bias, y, mode);
+        return y;
+    }
+
+    /// <summary>residual += x Wᵀ + b, in place: x [M, K], residual [M, N], both fp32.</summary>
+    public void AddTo(Tensor residual, Tensor x)
+    {
+        x = Rows(x);
+        if (residual.dtype != ScalarType.Float32 || residual.dim() != 2 || residual.shape[0] != x.shape[0] || residual.shape[1] != Outputs || residual.stride(1) != 1)
+            throw new ArgumentException($"residual: expected [{x.shape[0]}, {Outputs}] float32 rows, got [{string.Join(", ", residual.shape)}] {residual.dtype}");
+        CpuKernels.Linear(x, packed, Outputs, Inputs, bias, residual, CpuKernels.LinearMode.Accumulate);
+    }
+
+    /// <summary>x as [M, K] fp32 rows on the CPU, checked.</summary>
+    private Tensor Rows(Tensor x)
+    {
+        if (x.device_type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"the CPU kernels take CPU tensors (got {x.device})");
+        if (x.dim() != 2 || x.shape[1] != Inputs) throw new ArgumentException($"x: expected [M, {Inputs}], got [{string.Join(", ", x.shape)}]");
+        if (x.dtype != ScalarType.Float32) x = x.to(ScalarType.Float32);
+        return x.stride(1) == 1 ? x : x.contiguous();
+    }
+
+    public void Dispose()
+    {
+        packed.Dispose();
+        bias?.Dispose();
+    }
+}

@@ -1,0 +1,219 @@
+using CaptionService.Model.Checkpoints;
+using CaptionService.Model.Generation;
+using CaptionService.Model.Kernels;
+using TorchSharp;
+using static CaptionService.Model.Tests.CaptionerTests;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CaptionService.Model.Tests;
+
+/// <summary>
+/// The CPU kernels (<see cref="CpuKernels"/>) against libtorch's ops: each kernel on odd sizes, and whole
+/// captions of a tiny model with and without them. On a machine where they cannot run, the model must
+/// say so and keep libtorch's ops.
+/// </summary>
+public class CpuKernelsTests
+{
+    private static Tensor Random(Generator g, params long[] shape) => randn(shape, generator: g);
+
+    private static double MaxError(Tensor actual, Tensor expected) => actual.sub(expected).abs().max().item<float>();
+
+    [Fact]
+    public void A_packed_linear_layer_computes_what_libtorchs_linear_does_in_every_mode()
+    {
+        if (!CpuKernels.Fp32)
+        {
+            Assert.StartsWith("off: ", CpuKernels.Status);
+            Assert.Throws<NotSupportedException>(() => new PackedLinear(ones(4, 4), null));
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var g = new Generator(3);
+        var dtypes = CpuKernels.Bf16 ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [ScalarType.Float32];
+        foreach (var dtype in dtypes)
+            foreach (var (m, k, n) in new[] { (1, 16, 1), (5, 33, 70), (7, 64, 130), (13, 48, 64), (32, 17, 200) })
+            {
+                var weight = Random(g, n, k).DividedBy(4).to(dtype);
+                var bias = Random(g, n).to(dtype);
+                var x = Random(g, m, k);
+                using var packed = new PackedLinear(weight, bias);
+                // What the kernel should compute: bf16 inputs (x rounded as the libtorch path rounds it), fp32 sums.
+                var exact = F.linear(x.to(dtype).to(ScalarType.Float32), weight.to(ScalarType.Float32), bias.to(ScalarType.Float32));
+                double tolerance = 1e-4 * exact.abs().max().item<float>();
+                string what = $"{dtype} m={m} k={k} n={n}";
+
+                var y = packed.Forward(x);
+                Assert.Equal(new long[] { m, n }, y.shape);
+                Assert.True(MaxError(y, exact) <= tolerance, $"{what}: store, error {MaxError(y, exact)}");
+
+                var residual = Random(g, m, n);
+                var expected = residual.add(exact);
+                packed.AddTo(residual, x);
+                Assert.True(MaxError(residual, expected) <= tolerance, $"{what}: accumulate");
+
+                var gelu = packed.ForwardGelu(x);
+                var want = F.gelu(exact, approximate: TorchSharp.Modules.GELU.Approximate.tanh);
+                Assert.True(MaxError(gelu, want) <= 2 * tolerance + 1e-6, $"{what}: gelu, error {MaxError(gelu, want)}");
+
+                // A view of wider rows is read at its stride.
+                var wide = Random(g, m, k + 5);
+                var view = wide.narrow(1, 2, k);
+                var fromView = packed.Forward(view);
+                var exactView = F.linear(view.to(dtype).to(ScalarType.Float32), weight.to(ScalarType.Float32), bias.to(ScalarType.Float32));
+                Assert.True(MaxError(fromView, exactView) <= tolerance, $"{what}: strided input");
+            }
+    }
+
+    [Fact]
+    public void One_query_attention_equals_sdpa_for_the_image_and_for_the_cache()
+    {
+        if (!CpuKernels.Fp32) return; // the model-level test below checks the fallback
+        using var scope = NewDisposeScope();
+        using var g = new Generator(5);
+        var dtypes = CpuKernels.Bf16 ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [ScalarType.Float32];
+        foreach (var dtype in dtypes)
+            foreach (var (b, h, s, d) in new[] { (1, 1, 1, 16), (3, 2, 17, 16), (2, 3, 40, 32), (4, 2, 197, 64) })
+            {
+                string what = $"{dtype} b={b} h={h} s={s} d={d}";
+                double tolerance = dtype == ScalarType.BFloat16 ? 2e-2 : 1e-5;
+                var keys = Random(g, b, h, s, d).to(dtype);
+                var values = Random(g, b, h, s, d).to(dtype);
+                var q = Random(g, b, h * d);
+                var output = empty(b, h * d);
+                CpuKernels.Attend(q, keys, values, null, output);
+                var qh = q.to(dtype).to(ScalarType.Float32).view(b, 1, h, d).transpose(1, 2);                      // [B, H, 1, D]
+                var expected = F.scaled_dot_product_attention(qh, keys.to(ScalarType.Float32), values.to(ScalarType.Float32))
+                    .transpose(1, 2).reshape(b, h * d);
+                Assert.True(MaxError(output, expected) <= tolerance, $"{what}: cross, error {MaxError(output, expected)}");
+
+                // Self-attention: each row's new key and value go to its own position, then it attends to 0..position.
+                int capacity = s + 1;
+                var cacheK = zeros(b, h, capacity, d, dtype: dtype);
+                var cacheV = zeros(b, h, capacity, d, dtype: dtype);
+                cacheK.narrow(2, 0, s).copy_(keys);
+                cacheV.narrow(2, 0, s).copy_(values);
+                var positions = Enumerable.Range(0, b).Select(i => (s - 1 - i * 3 % s + s) % s).ToArray();
+                var qkv = Random(g, b, 3 * h * d);
+                CpuKernels.Attend(qkv, cacheK, cacheV, positions, output);
+                for (int i = 0; i < b; i++)
+                {
+                    int p = positions[i];
+                    var newK = qkv[i].narrow(0, h * d, h * d).view(h, 1, d).to(dtype);
+                    var newV = qkv[i].narrow(0, 2 * h * d, h * d).view(h, 1, d).to(dtype);
+                    Assert.True(MaxError(cacheK[i].narrow(1, p, 1).to(ScalarType.Float32), newK.to(ScalarType.Float32)) == 0, $"{what}: key written at {p}");
+                    Assert.True(MaxError(cacheV[i].narrow(1, p, 1).to(ScalarType.Float32), newV.to(ScalarType.Float32)) == 0, $"{what}: value written at {p}");
+                    var rowQ = qkv[i].narrow(0, 0, h * d).to(dtype).to(ScalarType.Float32).view(h, 1, d);
+                    var want = F.scaled_dot_product_attention(rowQ, cacheK[i].narrow(1, 0, p + 1).to(ScalarType.Float32), cacheV[i].narrow(1, 0, p + 1).to(ScalarType.Float32))
+                        .reshape(h * d);
+                    Assert.True(MaxError(output[i], want) <= tolerance, $"{what}: self row {i} at {p}, error {MaxError(output[i], want)}");
+                }
+            }
+    }
+
+    [Fact]
+    public void Top_k_finds_the_k_largest_of_each_row()
+    {
+        if (!CpuKernels.Fp32) return;
+        using var scope = NewDisposeScope();
+        using var g = new Generator(9);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 40, 32), (5, 50257, 32), (2, 100, 100) })
+        {
+            var x = Random(g, m, n);
+            x.index_put_(tensor(1e6f), TensorIndex.Single(0), TensorIndex.Single(n - 1)); // the largest at the very end
+            var found = CpuKernels.TopK(x, k);
+            var wantValues = x.topk(k, dim: -1).values.sort(-1).Values;
+            var gotValues = x.gather(-1, found).sort(-1).Values;
+            Assert.True(MaxError(gotValues, wantValues) == 0, $"m={m} n={n} k={k}");
+            Assert.Equal(new long[] { m, k }, found.shape);
+            for (int r = 0; r < m; r++) Assert.Equal(k, found[r].unique().output.numel());
+        }
+    }
+
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Captions_on_the_kernels_are_libtorchs_captions(string precision)
+    {
+        // In bf16, libtorch's linear layers round their outputs to bf16 where the kernels keep the fp32 sums:
+        // a random model's near-tied logits can flip either way, so bf16 is checked on the trained demo model.
+        var reference = precision == "bf16" ? Checkpoint.Load(Path.Combine(RepositoryRoot(), "checkpoints", "demo-tiny")) : Tiny(Presets.Tiny, seed: 12);
+        reference.eval();
+        var config = reference.Config;
+        var onKernels = SameWeights(reference); // not a second Tiny(seed): torch's global generator is shared by tests running at once
+        if (precision == "bf16")
+        {
+            reference.ToMixedPrecision(ScalarType.BFloat16);
+            onKernels.ToMixedPrecision(ScalarType.BFloat16);
+        }
+        onKernels.UseCpuKernels();
+        Assert.StartsWith("off: not requested", reference.KernelStatus);
+        if (!CpuKernels.Supports(onKernels.DType))
+        {
+            Assert.StartsWith("off: ", onKernels.KernelStatus);
+            return;
+        }
+        Assert.StartsWith("on: ", onKernels.KernelStatus);
+
+        using var pixels = Pixels(config, 5, 8);
+        var options = new DecodingOptions { MaxNewTokens = 9, StopAtEos = false };
+        var beam = options with { Strategy = DecodingStrategy.Beam, NumBeams = 3, MaxNewTokens = 6 };
+        foreach (var o in new[] { options, beam })
+        {
+            var want = new CaptionGenerator(reference).Generate(pixels, o);
+            var got = new CaptionGenerator(onKernels).Generate(pixels, o);
+            Assert.Equal(want.Select(c => c.Tokens), got.Select(c => c.Tokens));
+            for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Score, got[i].Score, tolerance: 0.01);
+        }
+
+        // Rows of different lengths (captions joining a running batch) and rows leaving it.
+        IReadOnlyList<int[]> Staggered(Captioner model)
+        {
+            var groups = Enumerable.Range(0, 5).Select(i => DecodingGroup.For(config, i == 2 ? beam : options with { MaxNewTokens = 4 + i })).ToList();
+            using var batch = new DecodingBatch(model, capacity: 12);
+            for (int i = 0; i < groups.Count; i++)
+            {
+                batch.Admit(pixels[i..(i + 1)], [groups[i]]);
+                batch.Step();
+            }
+            while (!batch.IsEmpty) batch.Step();
+            var tokens = groups.Select(g => g.Result.Tokens).ToList();
+            foreach (var group in groups) group.Dispose();
+            return tokens;
+        }
+        Assert.Equal(Staggered(reference), Staggered(onKernels));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "CaptionService.sln"))) return d.FullName;
+        throw new InvalidOperationException($"No CaptionService.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static Captioner SameWeights(Captioner source)
+    {
+        var copy = new Captioner(source.Config, initialize: false);
+        using (no_grad())
+        {
+            var from = source.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+            foreach (var (name, p) in copy.named_parameters()) p.copy_(from[name]);
+        }
+        copy.eval();
+        return copy;
+    }
+
+    [Fact]
+    public void A_model_says_why_its_steps_stay_on_libtorch()
+    {
+        var wholeBf16 = Tiny(seed: 1);
+        wholeBf16.to(ScalarType.BFloat16);
+        Assert.StartsWith("off: the residual stream is bf16", wholeBf16.UseCpuKernels().KernelStatus);
+
+        var narrowHeads = new Captioner(Presets.Tiny with { DecoderHeads = 8 });
+        narrowHeads.eval();
+        var status = narrowHeads.UseCpuKernels().KernelStatus;
+        Assert.StartsWith("off: ", status);
+        if (CpuKernels.Fp32) Assert.Contains("multiple of 16 dimensions (these have 8)", status);
+    }
+}
