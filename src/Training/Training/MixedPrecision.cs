@@ -51,15 +51,17 @@ public sealed class MixedPrecision : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var checks = new List<Tensor>();
+        bool scaled = Precision == Precision.Fp16;
         foreach (var (m, w) in pairs)
         {
             if (w.grad is null) { m.grad = null; continue; }
             var g = w.grad.to(ScalarType.Float32);
             if (LossScale != 1) g = g.DivideInPlace(LossScale);
-            checks.Add(g.isfinite().all());
+            if (scaled) checks.Add(g.isfinite().all());
             m.grad = g.DetachFromDisposeScope();
         }
-        // One device-to-host read for all parameters, not one each.
+        // bf16 has fp32's range and needs no loss scaling, so no check (and no wait for the device). fp16: one
+        // device-to-host read for all parameters, not one each.
         if (checks.Count == 0 || stack(checks).all().item<bool>()) return true;
         LossScale = Math.Max(1, LossScale / 2);
         cleanSteps = 0;
