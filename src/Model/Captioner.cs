@@ -129,7 +129,9 @@ public sealed class Captioner : nn.Module
 
     /// <summary>GPT-2's init for the decoder (normal 0.02, residual projections scaled by
     /// 1/sqrt(2L), positions 0.01), normal 0.02 for the new cross-attention and the ViT's linear
-    /// layers and tokens, zero biases, unit norms. Pretrained imports overwrite most of it.</summary>
+    /// layers and tokens, 2-D sine-cosine ViT positions (<see cref="SinCosPositions"/>; normal 0.02
+    /// when the width is not a multiple of 4), zero biases, unit norms. Pretrained imports overwrite
+    /// most of it.</summary>
     private void InitializeWeights()
     {
         using var noGrad = no_grad();
@@ -140,6 +142,12 @@ public sealed class Captioner : nn.Module
             if (isNorm) { _ = name.EndsWith(".weight") ? p.FillInPlace(1) : p.zero_(); continue; }
             if (name.EndsWith(".bias")) { p.zero_(); continue; }
             if (name.Contains("patch_embed")) continue; // keep Conv2d's default (Kaiming-uniform) init
+            if ((name.EndsWith("pos_embed") || name.EndsWith("position_embeddings")) && Config.EncoderWidth % 4 == 0)
+            {
+                using var positions = SinCosPositions.Make(Config.ImageSize / Config.PatchSize, Config.EncoderWidth);
+                p.copy_(positions);
+                continue;
+            }
             double std = name.EndsWith(".wpe.weight") ? 0.01
                 : !IsCrossAttention(name) && name.StartsWith("decoder.") && name.EndsWith("c_proj.weight") ? residualStd
                 : 0.02;
