@@ -58,10 +58,18 @@ public sealed class Captioner : nn.Module
     /// <param name="pixels">[B, 3, S, S]</param>
     /// <param name="tokens">[B, T] start token + caption</param>
     /// <param name="labels">[B, T] caption + end token, <paramref name="ignoreIndex"/> on padding</param>
-    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64)
+    /// <param name="positions">optional [N] int64: the flat indices (b * T + t) of the label positions that are not
+    /// padding, made on the host; the LM head then runs on those N positions only (padding is about a third of a
+    /// batch of short captions), with the same result</param>
+    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64, Tensor? positions = null)
     {
         var hidden = decoder.Features(tokens, encoder.forward(pixels)).flatten(0, 1);     // [B*T, C]
         var targets = labels.flatten();                                                   // [B*T]
+        if (positions is not null)
+        {
+            hidden = hidden.index_select(0, positions);                                   // [N, C]
+            targets = targets.index_select(0, positions);                                 // [N]
+        }
         var total = zeros(1, dtype: ScalarType.Float32, device: hidden.device);
         for (long start = 0; start < targets.shape[0]; start += chunk)
         {
