@@ -5,18 +5,21 @@ namespace CaptionService.Training.Data.Synthetic;
 /// <summary>
 /// Captions of a synthetic scene, from a small fixed grammar (lower case, no final period):
 /// <code>
-/// NP    = "a" SIZE COLOUR KIND                 a medium red hexagon
+/// NP    = "a" SIZE COLOUR KIND                 a medium red star
 /// PLACE = on the left | on the right | at the top | at the bottom | in the center |
 ///         in the top left corner | in the top right corner | in the bottom left corner | in the bottom right corner
 /// one shape (4):       NP PLACE | there is NP PLACE | PLACE there is NP | a picture of NP PLACE
-/// side by side (5):    L on the left and R on the right | R on the right and L on the left |
-///                      L to the left of R | R to the right of L | there is L on the left and R on the right
-/// stacked (5):         T at the top and B at the bottom | B at the bottom and T at the top |
-///                      T above B | B below T | there is T at the top and B at the bottom
+/// side by side (6):    L on the left and R on the right | R on the right and L on the left |
+///                      L to the left of R | R to the right of L |
+///                      there is L on the left and R on the right | there is R on the right and L on the left
+/// stacked (6):         T at the top and B at the bottom | B at the bottom and T at the top |
+///                      T above B | B below T |
+///                      there is T at the top and B at the bottom | there is B at the bottom and T at the top
 /// </code>
-/// Every caption names every shape fully, and left/right are always the image's left and right
-/// (so a horizontal flip that swaps the two words keeps a caption true). <see cref="Parse"/> reads any of
-/// them back.
+/// Every caption names every shape fully, and left/right are always the image's left and right. The
+/// grammar is closed under a horizontal flip that swaps the words left and right (the training
+/// augmentation): every flipped caption is a caption of the flipped scene. <see cref="Parse"/> reads any
+/// of them back.
 /// </summary>
 public static partial class SceneCaptions
 {
@@ -36,6 +39,7 @@ public static partial class SceneCaptions
                 $"{a} to the left of {b}",
                 $"{b} to the right of {a}",
                 $"there is {a} on the left and {b} on the right",
+                $"there is {b} on the right and {a} on the left",
             ];
         return
         [
@@ -44,10 +48,11 @@ public static partial class SceneCaptions
             $"{a} above {b}",
             $"{b} below {a}",
             $"there is {a} at the top and {b} at the bottom",
+            $"there is {b} at the bottom and {a} at the top",
         ];
     }
 
-    /// <summary>"a medium red hexagon".</summary>
+    /// <summary>"a medium red star".</summary>
     public static string Phrase(SynthShape shape) =>
         $"a {shape.Size.ToString().ToLowerInvariant()} {shape.Colour} {shape.Kind.ToString().ToLowerInvariant()}";
 
@@ -80,7 +85,7 @@ public static partial class SceneCaptions
         return null;
     }
 
-    private const string Np = "a (small|medium|large) (red|orange|yellow|green|blue|purple|pink|black) (circle|square|triangle|diamond|hexagon|star|cross|ring)";
+    private const string Np = "a (small|medium|large) (red|orange|yellow|green|blue|purple|pink|black) (circle|square|triangle|star|cross|ring)";
 
     private static SynthShape Shape(Match m, int np, Placement placement) => new(
         m.Groups[np * 3 + 2].Value,
@@ -102,11 +107,13 @@ public static partial class SceneCaptions
         Pair($"{Np} on the left and {Np} on the right", Placement.Left, Placement.Right, swapped: false),
         Pair($"there is {Np} on the left and {Np} on the right", Placement.Left, Placement.Right, swapped: false),
         Pair($"{Np} on the right and {Np} on the left", Placement.Left, Placement.Right, swapped: true),
+        Pair($"there is {Np} on the right and {Np} on the left", Placement.Left, Placement.Right, swapped: true),
         Pair($"{Np} to the left of {Np}", Placement.Left, Placement.Right, swapped: false),
         Pair($"{Np} to the right of {Np}", Placement.Left, Placement.Right, swapped: true),
         Pair($"{Np} at the top and {Np} at the bottom", Placement.Top, Placement.Bottom, swapped: false),
         Pair($"there is {Np} at the top and {Np} at the bottom", Placement.Top, Placement.Bottom, swapped: false),
         Pair($"{Np} at the bottom and {Np} at the top", Placement.Top, Placement.Bottom, swapped: true),
+        Pair($"there is {Np} at the bottom and {Np} at the top", Placement.Top, Placement.Bottom, swapped: true),
         Pair($"{Np} above {Np}", Placement.Top, Placement.Bottom, swapped: false),
         Pair($"{Np} below {Np}", Placement.Top, Placement.Bottom, swapped: true),
     ];

@@ -6,16 +6,16 @@ namespace CaptionService.Training.Data.Synthetic;
 /// <summary>
 /// Draws a scene, anti-aliased (each pixel's coverage from 4x4 samples). Each shape fills a box centred on its
 /// placement: left/right at x = 1/4 and 3/4 of the side, top/bottom at y = 1/4 and 3/4, the corners at both,
-/// center in the middle. Box sides are 0.13, 0.23 and 0.37 of the image side (small, medium, large), each
-/// scaled by up to ±6%, so the sizes never overlap even after a ±5% augmentation. A shape is turned by up to
-/// ±12 degrees, moved by up to 0.03 of the side (a pair's shapes also up to 0.1 along their common line), and its
+/// center in the middle. Box sides are 0.14, 0.24 and 0.37 of the image side (small, medium, large), each
+/// scaled by up to ±5%, so the sizes never overlap even after a ±5% augmentation. A shape is turned by up to
+/// ±8 degrees, moved by up to 0.03 of the side (a pair's shapes also up to 0.1 along their common line), and its
 /// colour varies by up to ±12 per channel. Shapes never touch and never cross the middle line between a pair.
 /// Last, every pixel gets uniform noise of up to ±4 per channel.
 /// </summary>
 public static class SceneRenderer
 {
-    public static readonly IReadOnlyList<double> Sides = [0.13, 0.23, 0.37];
-    public const double SizeJitter = 0.06, MaxRotationDegrees = 12, PositionJitter = 0.03, PairSlide = 0.1;
+    public static readonly IReadOnlyList<double> Sides = [0.14, 0.24, 0.37];
+    public const double SizeJitter = 0.05, MaxRotationDegrees = 8, PositionJitter = 0.03, PairSlide = 0.1;
     public const int ColourJitter = 12, Noise = 4;
     private const int Samples = 4;
 
@@ -111,7 +111,6 @@ public static class SceneRenderer
     }
 
     private const double StarInner = 0.45;
-    private static readonly double Sqrt3 = Math.Sqrt(3);
 
     /// <summary>Is (u, v), in units of the half side from the centre (v down), inside the shape?</summary>
     public static bool Inside(ShapeKind kind, double u, double v)
@@ -122,12 +121,9 @@ public static class SceneRenderer
             ShapeKind.Circle => r2 <= 1,
             ShapeKind.Ring => r2 <= 1 && r2 >= 0.55 * 0.55,
             // A little inside the box, so its area is close to the circle's.
-            ShapeKind.Square => Math.Abs(u) <= 0.85 && Math.Abs(v) <= 0.85,
-            ShapeKind.Diamond => Math.Abs(u) + Math.Abs(v) <= 1,
+            ShapeKind.Square => Math.Abs(u) <= 0.9 && Math.Abs(v) <= 0.9,
             // Pointing up: apex (0, -1), base corners (-1, 0.9) and (1, 0.9).
             ShapeKind.Triangle => v <= 0.9 && 1.9 * Math.Abs(u) <= v + 1,
-            // Pointy top: corners at (0, ±1).
-            ShapeKind.Hexagon => Math.Abs(u) <= Sqrt3 / 2 && Math.Abs(v) + Math.Abs(u) / Sqrt3 <= 1,
             ShapeKind.Cross => (Math.Abs(u) <= 0.3 && Math.Abs(v) <= 1) || (Math.Abs(v) <= 0.3 && Math.Abs(u) <= 1),
             _ => InStar(u, v),
         };

@@ -3,9 +3,9 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace CaptionService.Training.Data.Synthetic;
 
 /// <summary>Shape kinds, each mirror-symmetric about its vertical axis (so a horizontal flip keeps it what it is).</summary>
-public enum ShapeKind { Circle, Square, Triangle, Diamond, Hexagon, Star, Cross, Ring }
+public enum ShapeKind { Circle, Square, Triangle, Star, Cross, Ring }
 
-/// <summary>Box sides of about 0.13, 0.23 and 0.37 of the image side (see <see cref="SceneRenderer"/>).</summary>
+/// <summary>Box sides of about 0.14, 0.24 and 0.37 of the image side (see <see cref="SceneRenderer"/>).</summary>
 public enum ShapeSize { Small, Medium, Large }
 
 /// <summary>Where a shape sits. One shape: any of the nine. Two shapes: Left + Right, or Top + Bottom.</summary>
@@ -36,6 +36,8 @@ public sealed record SynthScene(SynthBackground Background, IReadOnlyList<SynthS
 
     public static readonly IReadOnlyList<string> ColourNames = [.. Palette.Keys];
 
+    private static readonly int Kinds = Enum.GetValues<ShapeKind>().Length;
+
     /// <summary>The share of scenes with one shape; the rest are split evenly between side-by-side and stacked pairs.</summary>
     public const double SingleShare = 0.4;
 
@@ -58,7 +60,7 @@ public sealed record SynthScene(SynthBackground Background, IReadOnlyList<SynthS
     private static SynthShape Shape(ref SplitMix64 rng, Placement placement)
     {
         var colour = ColourNames[rng.Next(ColourNames.Count)];
-        var kind = (ShapeKind)rng.Next(8);
+        var kind = (ShapeKind)rng.Next(Kinds);
         var size = (ShapeSize)rng.Next(3);
         return new SynthShape(colour, kind, size, placement);
     }
