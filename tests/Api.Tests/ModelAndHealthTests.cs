@@ -13,17 +13,18 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var model = await Http.Json(response);
 
-        Assert.Equal("demo-tiny", model.GetProperty("id").GetString());
-        Assert.EndsWith(Path.Combine("checkpoints", "demo-tiny"), model.GetProperty("checkpoint").GetString());
+        Assert.Equal("demo-shapes", model.GetProperty("id").GetString());
+        Assert.EndsWith(Path.Combine("checkpoints", "demo-shapes"), model.GetProperty("checkpoint").GetString());
         Assert.True(model.GetProperty("built_in").GetBoolean());
         Assert.Equal("cpu", model.GetProperty("device").GetString());
         Assert.Equal("fp32", model.GetProperty("dtype").GetString());
         var limits = model.GetProperty("limits");
-        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
+        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the demo model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());
         Assert.Equal(ApiFixture.MaxUploadBytes, limits.GetProperty("max_upload_bytes").GetInt64());
 
-        var counts = new Captioner(Presets.Tiny).CountParameters();
+        // The demo checkpoint is the small preset, trained.
+        var counts = new Captioner(Presets.Small).CountParameters();
         var p = model.GetProperty("parameters");
         Assert.Equal(counts.Encoder, p.GetProperty("encoder").GetInt64());
         Assert.Equal(counts.Decoder, p.GetProperty("decoder").GetInt64());
@@ -32,7 +33,7 @@ public class ModelAndHealthTests(ApiFixture api)
 
         // The config as a checkpoint's config.json spells it.
         var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal(Presets.Tiny.ToJson(), config.ToJson());
+        Assert.Equal(Presets.Small.ToJson(), config.ToJson());
     }
 
     [Fact]

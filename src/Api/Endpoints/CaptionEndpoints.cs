@@ -16,7 +16,7 @@ public sealed record CaptionResponse(string Caption, int Tokens, DecodingUsed De
 /// <summary>Captions of a batch upload, in the order the images were sent.</summary>
 public sealed record BatchCaptionResponse(IReadOnlyList<CaptionResponse> Captions);
 
-/// <param name="Id">The checkpoint directory's name ("demo-tiny" for the built-in one).</param>
+/// <param name="Id">The checkpoint directory's name ("demo-shapes" for the built-in one).</param>
 public sealed record ModelRef(string Id);
 
 /// <param name="Queue">Waiting for a place in the batch.</param>

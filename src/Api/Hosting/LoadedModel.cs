@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>The model the service answers with, and where it came from.</summary>
-/// <param name="Id">Short name reported with every caption: the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
+/// <param name="Id">Short name reported with every caption: the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
 /// <param name="Checkpoint">The checkpoint directory's full path.</param>
 /// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
 /// <param name="MixedPrecision">True when only the linear layers run in <paramref name="DType"/> (the rest in fp32).</param>

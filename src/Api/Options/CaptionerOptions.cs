@@ -10,8 +10,8 @@ public sealed class CaptionerOptions
 {
     public const string Section = "Captioner";
 
-    /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-tiny).</summary>
-    public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-tiny");
+    /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-shapes).</summary>
+    public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-shapes");
 
     /// <summary>A checkpoint directory (config.json + model.safetensors); empty: the built-in demo checkpoint.</summary>
     public string? Checkpoint { get; set; }
