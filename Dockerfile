@@ -20,10 +20,15 @@ ARG APP_DIR=/app
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORKDIR /src
 
+# A C compiler builds the one-function library that puts MKL's fp32 GEMM on its fast path on
+# non-Intel CPUs (build/MklIntelPath.targets); without one the image still builds and runs without it.
+RUN command -v cc >/dev/null || (apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*)
+
 # Project files first, so that the (large) restore is cached while only sources change.
 COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
 COPY src/Model/CaptionService.Model.csproj src/Model/
+COPY src/Hub/CaptionService.Hub.csproj src/Hub/
 COPY src/Api/CaptionService.Api.csproj src/Api/
 COPY src/Training/CaptionService.Training.csproj src/Training/
 RUN dotnet restore src/Api/CaptionService.Api.csproj -r linux-x64 -p:TorchBackend=$TORCH_BACKEND \
@@ -41,21 +46,26 @@ ARG TORCH_BACKEND
 LABEL org.opencontainers.image.title="CaptionService" \
       org.opencontainers.image.description="ViT-GPT2 image captioning service and captioner tool (TorchSharp, ${TORCH_BACKEND})"
 # DOTNET_SHUTDOWNTIMEOUTSECONDS: on SIGTERM the host drains in-flight captions for up to 60 s.
+# HF_HOME: models named hf:OWNER/NAME (Captioner__Checkpoint, captioner --checkpoint) are downloaded into
+# huggingface_hub's cache on the /models volume, so they are fetched once and survive the container.
 # NVIDIA_*: what the NVIDIA Container Toolkit gives the container (ignored without it).
 ENV ASPNETCORE_HTTP_PORTS=8080 \
     DOTNET_SHUTDOWNTIMEOUTSECONDS=60 \
+    HF_HOME=/models/huggingface \
     Captioner__Device=auto \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 WORKDIR /app
 COPY --from=build /app ./
 COPY --chmod=0755 deploy/docker/healthcheck deploy/docker/captioner /usr/local/bin/
-# Checkpoints live on a volume at /models (Captioner__Checkpoint=/models/NAME); with none set the
-# service answers with the built-in demo checkpoint in /app/checkpoints/demo-shapes.
+# Checkpoints live on a volume at /models (Captioner__Checkpoint=/models/NAME, or hf:OWNER/NAME into
+# /models/huggingface); with none set the service answers with the built-in demo checkpoint in
+# /app/checkpoints/demo-shapes.
 RUN mkdir -p /models && chown "$APP_UID:$APP_UID" /models
 VOLUME /models
 # The non-root user of the .NET images (uid 1654).
 USER $APP_UID
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 CMD ["healthcheck"]
+# The start period covers a first download of an hf: model (about 1 GB); a passing check counts at once.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=600s --retries=3 CMD ["healthcheck"]
 CMD ["dotnet", "/app/CaptionService.Api.dll"]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CaptionService.Model.Imaging;
 
 namespace CaptionService.Model;
 
@@ -19,45 +20,6 @@ public enum CrossAttentionMode
     Interleaved,
     /// <summary>HF VisionEncoderDecoder: every decoder block attends to the final, layer-normed encoder output.</summary>
     Final,
-}
-
-public enum DecodingStrategy
-{
-    Greedy,
-    Sample,
-    Beam,
-}
-
-/// <summary>Decoding options. A checkpoint's config carries the defaults; requests override them.</summary>
-public sealed record DecodingOptions
-{
-    public DecodingStrategy Strategy { get; init; } = DecodingStrategy.Greedy;
-    public int MaxNewTokens { get; init; } = 30;
-    public double Temperature { get; init; } = 1.0;
-    /// <summary>Keep only the k most likely tokens when sampling; 0 keeps all.</summary>
-    public int TopK { get; init; }
-    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches p; 1 keeps all.</summary>
-    public double TopP { get; init; } = 1.0;
-    public int NumBeams { get; init; } = 3;
-    /// <summary>Beam score = sum log p / length^LengthPenalty (as in HF transformers).</summary>
-    public double LengthPenalty { get; init; } = 1.0;
-    /// <summary>Forbid repeating any n-gram of this size; 0 turns it off.</summary>
-    public int NoRepeatNgramSize { get; init; }
-    /// <summary>Seed for sampling; null draws from a fresh generator.</summary>
-    public long? Seed { get; init; }
-    /// <summary>When false the end token is never chosen: every caption gets exactly MaxNewTokens tokens (benchmarks).</summary>
-    public bool StopAtEos { get; init; } = true;
-
-    public IEnumerable<string> Validate()
-    {
-        if (MaxNewTokens < 1) yield return $"max_new_tokens must be at least 1 (got {MaxNewTokens})";
-        if (!(Temperature > 0) || double.IsInfinity(Temperature)) yield return $"temperature must be a positive number (got {Temperature})";
-        if (TopK < 0) yield return $"top_k must be 0 (off) or positive (got {TopK})";
-        if (!(TopP > 0 && TopP <= 1)) yield return $"top_p must be in (0, 1] (got {TopP})";
-        if (NumBeams < 1) yield return $"num_beams must be at least 1 (got {NumBeams})";
-        if (double.IsNaN(LengthPenalty) || double.IsInfinity(LengthPenalty)) yield return $"length_penalty must be finite (got {LengthPenalty})";
-        if (NoRepeatNgramSize < 0) yield return $"no_repeat_ngram_size must be 0 (off) or positive (got {NoRepeatNgramSize})";
-    }
 }
 
 /// <summary>
@@ -97,6 +59,9 @@ public sealed record ModelConfig
     // ---- Image preprocessing ----
     public float[] ImageMean { get; init; } = [0.5f, 0.5f, 0.5f];
     public float[] ImageStd { get; init; } = [0.5f, 0.5f, 0.5f];
+    /// <summary>Resize, crop and rescale before normalizing. null (checkpoints written before this existed):
+    /// <see cref="PreprocessingConfig.Legacy"/>, ImageSharp's bicubic to image_size, which they were trained with.</summary>
+    public PreprocessingConfig? Preprocessing { get; init; }
 
     // ---- Tokens ----
     public string Tokenizer { get; init; } = "gpt2";
@@ -108,6 +73,8 @@ public sealed record ModelConfig
 
     [JsonIgnore] public double EncoderEps => EncoderLayerNormEps ?? (EncoderLayout == EncoderLayout.Timm ? 1e-6 : 1e-12);
     [JsonIgnore] public int NumPatches => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+    /// <summary>The steps images get: <see cref="Preprocessing"/>, or the legacy ones when it is absent.</summary>
+    [JsonIgnore] public PreprocessingConfig EffectivePreprocessing => Preprocessing ?? PreprocessingConfig.Legacy;
 
     /// <summary>Every inconsistency, each naming its field; empty when the config is usable.</summary>
     public IEnumerable<string> Validate()
@@ -130,6 +97,8 @@ public sealed record ModelConfig
         if (ImageMean.Length != NumChannels) yield return $"image_mean must have {NumChannels} values (got {ImageMean.Length})";
         if (ImageStd.Length != NumChannels || ImageStd.Any(s => !(s > 0)))
             yield return $"image_std must have {NumChannels} positive values";
+        if (ImageSize > 0)
+            foreach (var e in EffectivePreprocessing.Validate(ImageSize)) yield return "preprocessing." + e;
         foreach (var (name, p) in new[] { ("embedding_dropout", EmbeddingDropout), ("attention_dropout", AttentionDropout), ("residual_dropout", ResidualDropout), ("mlp_dropout", MlpDropout) })
             if (!(p >= 0 && p < 1)) yield return $"{name} must be in [0, 1) (got {p})";
         foreach (var e in Decoding.Validate()) yield return "decoding." + e;

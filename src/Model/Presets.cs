@@ -1,16 +1,20 @@
+using CaptionService.Model.Imaging;
+
 namespace CaptionService.Model;
 
 /// <summary>Named model sizes.</summary>
 public static class Presets
 {
-    /// <summary>The seed: timm ViT-B/16 at 224 px + GPT-2 small, interleaved cross-attention.</summary>
-    public static ModelConfig VitB16Gpt2 { get; } = new();
+    /// <summary>The seed: timm ViT-B/16 at 224 px + GPT-2 small, interleaved cross-attention; images resized
+    /// to the input size with Pillow's bicubic (the timm ViT's interpolation), no crop.</summary>
+    public static ModelConfig VitB16Gpt2 { get; } = new() { Preprocessing = PreprocessingConfig.Seed(ResampleFilter.Bicubic) };
 
     /// <summary>The public ViT-GPT2 captioners' shape: HF ViT-B/16 + GPT-2 small, final cross-attention.</summary>
     public static ModelConfig HfVitGpt2 { get; } = new()
     {
         EncoderLayout = EncoderLayout.HfVit,
         CrossAttention = CrossAttentionMode.Final,
+        Preprocessing = PreprocessingConfig.Seed(ResampleFilter.Bilinear, "ViTImageProcessor defaults: resize to the input size (bilinear), no crop"),
     };
 
     /// <summary>A few layers, small width, 32 px images: for tests and CPU demos. Full GPT-2 vocabulary.</summary>
@@ -27,6 +31,7 @@ public static class Presets
         DecoderHeads = 4,
         DecoderMlpWidth = 256,
         MaxPositions = 64,
+        Preprocessing = PreprocessingConfig.Seed(ResampleFilter.Bicubic),
         Decoding = new DecodingOptions { MaxNewTokens = 20 },
     };
 

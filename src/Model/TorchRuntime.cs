@@ -65,6 +65,68 @@ public static class TorchRuntime
         _ => t.ToString().ToLowerInvariant(),
     };
 
+    /// <summary>
+    /// The precision to serve with: a name (fp32, bf16, fp16), or "auto": bf16 where the hardware
+    /// computes it natively (a CPU with AVX512-BF16 or AMX-BF16; a CUDA GPU of compute capability 8 or
+    /// more), fp16 on older CUDA GPUs, fp32 on other CPUs. With mixed precision (the default) only the
+    /// linear layers and the LM head run in the low dtype; docs/benchmarks.md gives the speed and the
+    /// agreement of greedy captions with fp32. The reason says which rule chose it.
+    /// </summary>
+    public static (Precision Precision, string Reason) ResolvePrecision(string spec, Device device)
+    {
+        if (spec.Trim().ToLowerInvariant() != "auto")
+        {
+            Precision chosen;
+            try
+            {
+                chosen = ParsePrecision(spec);
+            }
+            catch (ArgumentException)
+            {
+                throw new ArgumentException($"dtype '{spec}' is not one of auto, fp32, bf16, fp16");
+            }
+            CheckSupported(device, chosen);
+            return (chosen, "configured");
+        }
+        if (device.type == DeviceType.CUDA)
+            return CudaComputeCapability(device.index) switch
+            {
+                >= 8 and var major => (Precision.Bf16, $"auto: CUDA compute capability {major}.x computes bf16 natively"),
+                int major => (Precision.Fp16, $"auto: CUDA compute capability {major}.x has no fast bf16, fp16 instead"),
+                null => (Precision.Fp16, "auto: CUDA compute capability unknown, fp16 (fast on every CUDA GPU)"),
+            };
+        return CpuBf16Feature() is { } feature
+            ? (Precision.Bf16, $"auto: this CPU has {feature}")
+            : (Precision.Fp32, "auto: this CPU has no native bf16 (AVX512-BF16 or AMX-BF16)");
+    }
+
+    /// <summary>"AMX-BF16" or "AVX512-BF16" when the CPU has it (CPUID leaf 7), else null.</summary>
+    public static string? CpuBf16Feature()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return null;
+        var (maxLeaf, _, _, _) = System.Runtime.Intrinsics.X86.X86Base.CpuId(0, 0);
+        if (maxLeaf < 7) return null;
+        var (_, _, _, edx0) = System.Runtime.Intrinsics.X86.X86Base.CpuId(7, 0);
+        if ((edx0 & (1 << 22)) != 0) return "AMX-BF16";
+        var (eax1, _, _, _) = System.Runtime.Intrinsics.X86.X86Base.CpuId(7, 1);
+        return (eax1 & (1 << 5)) != 0 ? "AVX512-BF16" : null;
+    }
+
+    /// <summary>The major compute capability, from the CUDA runtime libtorch loaded; null when not found.</summary>
+    private static int? CudaComputeCapability(int device)
+    {
+        foreach (var name in new[] { "libcudart.so.13", "libcudart.so.12", "libcudart.so" })
+        {
+            if (!NativeLibrary.TryLoad(name, out var handle) || !NativeLibrary.TryGetExport(handle, "cudaDeviceGetAttribute", out var f)) continue;
+            const int ComputeCapabilityMajor = 75; // cudaDevAttrComputeCapabilityMajor
+            return Marshal.GetDelegateForFunctionPointer<DeviceGetAttribute>(f)(out int major, ComputeCapabilityMajor, Math.Max(0, device)) == 0 ? major : null;
+        }
+        return null;
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate int DeviceGetAttribute(out int value, int attribute, int device);
+
     /// <summary>fp16 inference needs CUDA: on CPU many half kernels are missing or slow.</summary>
     public static void CheckSupported(Device device, Precision precision)
     {
@@ -100,11 +162,23 @@ public static class TorchRuntime
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
 
-    /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on.
-    /// Before the first load it asks OpenMP for passive waits (<see cref="PreferPassiveOpenMpWaits"/>).</summary>
-    public static void EnsureLoaded()
+    /// <summary>
+    /// What must happen before libtorch is loaded, which it reads only then: OpenMP's passive waits
+    /// (<see cref="PreferPassiveOpenMpWaits"/>) and MKL's fast path where that applies
+    /// (<see cref="MklIntelPath"/>). Cheap, and loads nothing of libtorch: the apps call it first thing,
+    /// and <see cref="EnsureLoaded"/> calls it again (it acts once).
+    /// </summary>
+    public static void PrepareProcess()
     {
         PreferPassiveOpenMpWaits();
+        MklIntelPath.Apply();
+    }
+
+    /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on,
+    /// after <see cref="PrepareProcess"/>.</summary>
+    public static void EnsureLoaded()
+    {
+        PrepareProcess();
         try
         {
             _ = CPU.type;

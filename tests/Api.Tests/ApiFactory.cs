@@ -113,6 +113,30 @@ internal static class Images
         return stream.ToArray();
     }
 
+    /// <summary>A 64 x 48 picture in each accepted format and kind (JPEG baseline and progressive,
+    /// PNG, GIF, WebP lossy and lossless, BMP).</summary>
+    public static IEnumerable<(string Kind, byte[] Bytes)> EveryFormat()
+    {
+        var random = new Random(5);
+        using var image = new Image<Rgb24>(64, 48);
+        for (int y = 0; y < 48; y++)
+            for (int x = 0; x < 64; x++)
+                image[x, y] = new Rgb24((byte)(x * 4), (byte)random.Next(256), (byte)(y * 5));
+        byte[] Encode(SixLabors.ImageSharp.Formats.IImageEncoder encoder)
+        {
+            using var stream = new MemoryStream();
+            image.Save(stream, encoder);
+            return stream.ToArray();
+        }
+        yield return ("JPEG baseline", Encode(new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 90 }));
+        yield return ("JPEG progressive", File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "data", "progressive.jpg")));
+        yield return ("PNG", Encode(new SixLabors.ImageSharp.Formats.Png.PngEncoder()));
+        yield return ("GIF", Encode(new SixLabors.ImageSharp.Formats.Gif.GifEncoder()));
+        yield return ("WebP lossy", Encode(new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossy }));
+        yield return ("WebP lossless", Encode(new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossless }));
+        yield return ("BMP", Encode(new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder()));
+    }
+
     /// <summary>A 64 x 64 noise PNG cut in half: the header reads, the pixels do not.</summary>
     public static byte[] TruncatedPng()
     {

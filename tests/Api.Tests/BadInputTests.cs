@@ -86,9 +86,31 @@ public class BadInputTests(ApiFixture api)
         Assert.Equal("corrupt", problem.GetProperty("reason").GetString());
     }
 
+    public static TheoryData<string> Kinds => new(Images.EveryFormat().Select(f => f.Kind));
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Every_format_is_captioned_whole_and_refused_as_corrupt_when_truncated_or_broken(string kind)
+    {
+        var bytes = Images.EveryFormat().Single(f => f.Kind == kind).Bytes;
+        Assert.Equal(HttpStatusCode.OK, (await api.Client.PostAsync("/captions", Http.Form(bytes, ("max_tokens", "2")))).StatusCode);
+
+        foreach (var cut in new[] { bytes.Length / 2, bytes.Length * 9 / 10, bytes.Length - 3 })
+        {
+            var problem = await Http.AssertProblem(await Post(Http.Form(bytes[..cut])), HttpStatusCode.BadRequest, "damaged or truncated");
+            Assert.Equal("corrupt", problem.GetProperty("reason").GetString());
+        }
+        // Garbage in place of the second half: refused when its structure breaks, else decoded (noise
+        // inside compressed data can be valid data); never a server error.
+        var garbled = bytes.ToArray();
+        new Random(9).NextBytes(garbled.AsSpan(garbled.Length / 2));
+        var response = await Post(Http.Form(garbled));
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.OK, $"{kind}: {response.StatusCode}");
+    }
+
     [Theory]
     [InlineData("decoding", "nucleus", "greedy, sample, beam")]
-    [InlineData("temperature", "0", "positive")]
+    [InlineData("temperature", "0", "from 0.01 to 100")]
     [InlineData("temperature", "warm", "number")]
     [InlineData("top_k", "-1", "top_k")]
     [InlineData("top_k", "2.5", "integer")]

@@ -1,4 +1,5 @@
 using System.Net;
+using CaptionService.Api.Options;
 using CaptionService.Model;
 
 namespace CaptionService.Api.Tests;
@@ -14,10 +15,16 @@ public class ModelAndHealthTests(ApiFixture api)
         var model = await Http.Json(response);
 
         Assert.Equal("demo-shapes", model.GetProperty("id").GetString());
-        Assert.EndsWith(Path.Combine("checkpoints", "demo-shapes"), model.GetProperty("checkpoint").GetString());
+        // No filesystem path, anywhere in the answer.
+        Assert.False(model.TryGetProperty("checkpoint", out _));
+        Assert.DoesNotContain(AppContext.BaseDirectory.TrimEnd('/'), model.GetRawText());
+        Assert.DoesNotContain("/checkpoints/", model.GetRawText());
         Assert.True(model.GetProperty("built_in").GetBoolean());
         Assert.Equal("cpu", model.GetProperty("device").GetString());
-        Assert.Equal("fp32", model.GetProperty("dtype").GetString());
+        var (precision, reason) = TorchRuntime.ResolvePrecision("auto", TorchSharp.torch.CPU); // Captioner:DType's default
+        Assert.Equal(TorchRuntime.Name(TorchRuntime.ScalarTypeOf(precision)), model.GetProperty("dtype").GetString());
+        Assert.Equal(reason, model.GetProperty("dtype_reason").GetString());
+        Assert.StartsWith(MklIntelPath.IsOn ? "on (" : "off: ", model.GetProperty("mkl_intel_path").GetString());
         var limits = model.GetProperty("limits");
         Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the demo model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());
@@ -31,9 +38,38 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(counts.CrossAttention, p.GetProperty("cross_attention").GetInt64());
         Assert.Equal(counts.Total, p.GetProperty("total").GetInt64());
 
-        // The config as a checkpoint's config.json spells it.
+        // The config as a checkpoint's config.json spells it: the tiny preset's, written before checkpoints
+        // recorded their preprocessing (so it has none).
         var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal(Presets.Small.ToJson(), config.ToJson());
+        Assert.Equal((Presets.Tiny with { Preprocessing = null }).ToJson(), config.ToJson());
+
+        // ... and so it gets the legacy steps it was trained with, which /model spells out.
+        var preprocessing = model.GetProperty("preprocessing");
+        Assert.StartsWith("none recorded", preprocessing.GetProperty("source").GetString());
+        Assert.Equal("imagesharp-bicubic", preprocessing.GetProperty("settings").GetProperty("resample").GetString());
+        var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
+        Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
+        Assert.False(model.TryGetProperty("hub", out _));
+    }
+
+    [Fact]
+    public async Task The_demo_model_says_it_only_knows_shapes_and_how_to_serve_a_real_model_everywhere()
+    {
+        var model = await Http.Json(await api.Client.GetAsync("/model"));
+        Assert.Equal(ModelNotice.Demo, model.GetProperty("notice").GetString());
+        Assert.Contains("coloured circles, squares and triangles", ModelNotice.Demo);
+        Assert.Contains("Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning", ModelNotice.Demo);
+
+        var caption = await Http.Json(await api.Client.PostAsync("/captions", Http.Form(Images.Png(16, 16), ("max_tokens", "2"))));
+        Assert.Equal(ModelNotice.Demo, caption.GetProperty("model").GetProperty("notice").GetString());
+
+        var swagger = await Http.Json(await api.Client.GetAsync("/swagger/v1/swagger.json"));
+        var description = swagger.GetProperty("info").GetProperty("description").GetString()!;
+        Assert.Contains("serving the built-in demo checkpoint (demo-shapes). " + ModelNotice.Demo, description);
+
+        var page = await api.Client.GetStringAsync("/");
+        Assert.Contains("id=\"model-notice\"", page); // filled from /model's notice (tests/Deploy.Tests drives it in a browser)
     }
 
     [Fact]

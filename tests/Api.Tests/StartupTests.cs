@@ -23,7 +23,7 @@ public class StartupTests
 
     [Theory]
     [InlineData("Device", "gpu", "Captioner:Device", "auto, cpu, cuda")]
-    [InlineData("DType", "fp8", "Captioner:DType", "fp32, bf16, fp16")]
+    [InlineData("DType", "fp8", "Captioner:DType", "auto, fp32, bf16, fp16")]
     [InlineData("DType", "fp16", "Captioner:DType", "on CPU use bf16 or fp32")]
     [InlineData("Checkpoint", "/no/such/checkpoint", "Captioner:Checkpoint", "/no/such/checkpoint")]
     [InlineData("MaxUploadBytes", "0", "Captioner:MaxUploadBytes", "positive")]
@@ -74,6 +74,24 @@ public class StartupTests
         }
     }
 
+    [Theory]
+    [InlineData("hf:gpt2", "give the owner and the name of the repository: hf:OWNER/NAME or hf:OWNER/NAME@REVISION")]
+    [InlineData("hf:nlpconnect/vit gpt2", "the name 'vit gpt2' is not a valid repository name")]
+    [InlineData("hf:nlpconnect/vit-gpt2-image-captioning@../x", "the revision '../x' is not a branch, tag or commit name")]
+    public void A_malformed_hub_reference_is_refused_naming_the_setting(string value, string says)
+    {
+        var failure = Assert.Single(new CaptionerOptionsValidator().Validate(null, new CaptionerOptions { Checkpoint = value, Device = "cpu" }).Failures!);
+        Assert.StartsWith($"Captioner:Checkpoint: '{value}': ", failure);
+        Assert.Contains(says, failure);
+    }
+
+    [Fact]
+    public void A_hub_reference_is_valid_without_asking_the_hub()
+    {
+        var options = new CaptionerOptions { Checkpoint = "hf:nlpconnect/vit-gpt2-image-captioning@main", Device = "cpu" };
+        Assert.True(new CaptionerOptionsValidator().Validate(null, options).Succeeded);
+    }
+
     [Fact]
     public void The_defaults_are_valid()
     {
@@ -87,19 +105,79 @@ public class StartupTests
 
         var e = Record.Exception(() => factory.CreateClient());
 
-        // The host fails to start. Which exception the factory sees is a race in WebApplicationFactory:
-        // the validation failure itself, or ObjectDisposedException when the app's Run() has already
-        // disposed the failed host. When it is the former, it names both settings.
-        Assert.NotNull(e);
-        if (e is OptionsValidationException validation)
+        // The settings check ends Program before it builds a host (its lines go to the console: the
+        // real process's output is checked by Invalid_settings_end_the_real_process_with_one_line).
+        var failure = Assert.IsType<InvalidOperationException>(e);
+        Assert.Contains("without ever building an IHost", failure.Message);
+    }
+
+    /// <summary>The service as deployed: its own process, configured through the environment.</summary>
+    [Theory]
+    [InlineData("Captioner__RateLimitPerMinute", "-1", "Captioner:RateLimitPerMinute", "0 (off) or a positive number")]
+    [InlineData("Captioner__Batching__MaxBatchSize", "abc", "Captioner:Batching:MaxBatchSize", "whole number")]
+    [InlineData("Captioner__Batching__MaxBatchSize", "0", "Captioner:Batching:MaxBatchSize", "at least 1")]
+    [InlineData("Captioner__MaxUploadBytes", "99999999999999999999", "Captioner:MaxUploadBytes", "whole number")]
+    [InlineData("Captioner__Batching__RequestTimeoutSeconds", "NaN", "Captioner:Batching:RequestTimeoutSeconds", "positive number of seconds")]
+    [InlineData("Captioner__MixedPrecision", "yes", "Captioner:MixedPrecision", "true or false")]
+    [InlineData("Captioner__MaxBatchSize", "8", "Captioner:MaxBatchSize", "is not a setting")]
+    [InlineData("Captioner__ApiKeys", "a,b", "Captioner:ApiKeys", "Captioner__ApiKeys__0")]
+    [InlineData("Captioner__TrustedProxies__0", "10.0.0.0/33", "Captioner:TrustedProxies:0", "IP address")]
+    [InlineData("Captioner__Device", "gpu", "Captioner:Device", "auto, cpu, cuda")]
+    [InlineData("Captioner__MaxPixels", "200000000", "Captioner:DecodeMemoryMegabytes", "raise it or lower MaxPixels")]
+    [InlineData("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true", "ASPNETCORE_FORWARDEDHEADERS_ENABLED", "TrustedProxies")]
+    [InlineData("--urls", "garbage", "urls", "http://0.0.0.0:8080")]
+    public async Task Invalid_settings_end_the_real_process_with_exit_code_1_and_one_line(string variable, string value, string names, string allowed)
+    {
+        var (exitCode, output) = await RunService(variable, value);
+
+        Assert.True(exitCode == 1, $"exit code {exitCode}: {output}");
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains(names, line);
+        Assert.Contains(value, line);
+        Assert.Contains(allowed, line);
+        Assert.DoesNotContain("Exception", line);
+    }
+
+    [Fact]
+    public async Task An_invalid_api_key_is_named_by_position_and_never_printed()
+    {
+        var (exitCode, output) = await RunService("Captioner__ApiKeys__0", "s3cret");
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("Captioner:ApiKeys:0: must be at least 16 characters", line);
+        Assert.Contains("(got 6)", line);
+        Assert.DoesNotContain("s3cret", line);
+    }
+
+    /// <summary>Starts the built service (the copy in this test's output folder) with one setting, waits for it to end.</summary>
+    private static async Task<(int ExitCode, string Output)> RunService(string variable, string value)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
         {
-            Assert.Contains("Captioner:Device", validation.Message);
-            Assert.Contains("Captioner:DType", validation.Message);
-        }
-        else
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CaptionService.Api.dll"));
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(variable == "--urls" ? value : "http://127.0.0.1:0");
+        if (variable != "--urls") start.Environment[variable] = value;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
         {
-            Assert.IsType<ObjectDisposedException>(e);
+            await process.WaitForExitAsync(timeout.Token);
         }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the service did not stop with {variable}={value}: {await stdout}{await stderr}");
+        }
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     [Fact]
@@ -132,7 +210,7 @@ public class StartupTests
 
             var info = await Http.Json(await client.GetAsync("/model"));
             Assert.Equal("my-captioner", info.GetProperty("id").GetString());
-            Assert.Equal(dir, info.GetProperty("checkpoint").GetString());
+            Assert.DoesNotContain(Path.GetDirectoryName(dir)!, info.GetRawText());
             Assert.False(info.GetProperty("built_in").GetBoolean());
             Assert.Equal("bf16", info.GetProperty("dtype").GetString());
             Assert.True(info.GetProperty("mixed_precision").GetBoolean());

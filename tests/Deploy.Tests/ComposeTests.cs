@@ -44,6 +44,7 @@ public class ComposeTests
         Assert.Equal(["CMD", "healthcheck"], Service.Strings("healthcheck.test")); // deploy/docker/healthcheck, in the image
         Assert.Contains("/health/ready", File.ReadAllText(Repo.PathOf("deploy/docker/healthcheck")));
         foreach (var key in new[] { "interval", "timeout", "retries", "start_period" }) Assert.True(Service.At("healthcheck").Has(key), key);
+        Assert.True(Seconds(Service.Text("healthcheck.start_period")) >= 600, "a first start downloads about 1 GB before the model loads");
         Assert.Contains(Service.Text("restart"), new[] { "always", "unless-stopped", "on-failure" });
 
         var env = Service.Map("environment");
@@ -58,7 +59,24 @@ public class ComposeTests
         foreach (var key in new[] { "Captioner__Checkpoint", "Captioner__Device", "Captioner__DType", "Captioner__Batching__MaxBatchSize",
                      "Captioner__Batching__MaxWaitMs", "Captioner__Batching__QueueCapacity", "Captioner__Batching__RequestTimeoutSeconds" })
             Assert.True(env.ContainsKey(key), $"environment lacks {key}");
-        Assert.Equal("${CAPTIONER_CHECKPOINT:-}", env["Captioner__Checkpoint"]); // empty: the built-in demo checkpoint
+        // A real model by default (CAPTIONER_CHECKPOINT= set empty gives the built-in demo), valid as the service parses it.
+        Assert.Equal("${CAPTIONER_CHECKPOINT-hf:nlpconnect/vit-gpt2-image-captioning}", env["Captioner__Checkpoint"]);
+        Assert.Equal("nlpconnect/vit-gpt2-image-captioning", Hub.ModelReference.Parse("hf:nlpconnect/vit-gpt2-image-captioning").RepoId);
+    }
+
+    [Fact]
+    public void The_hub_cache_is_on_the_models_volume_and_the_token_is_passed_through()
+    {
+        var env = Service.Map("environment");
+        var volume = Service.Strings("volumes").Select(v => v.Split(':')).Single(v => v[0] == "models");
+        Assert.StartsWith(volume[1] + "/", env["HF_HOME"]);
+        Assert.True(Compose.At("volumes").Has("models"), "a named volume, so the download survives the container");
+        Assert.Equal("${HF_TOKEN:-}", env["HF_TOKEN"]); // blank is unset for the service, as for huggingface_hub
+        Assert.Equal("${HF_HUB_OFFLINE:-0}", env["HF_HUB_OFFLINE"]);
+
+        // The CPU override keeps the model and the Hub settings.
+        var cpu = Yaml.Document(Repo.PathOf("docker-compose.cpu.yml")).At("services.captioner").Map("environment");
+        Assert.DoesNotContain(cpu.Keys, k => k.StartsWith("HF_", StringComparison.Ordinal) || k == "Captioner__Checkpoint");
     }
 
     [Fact]

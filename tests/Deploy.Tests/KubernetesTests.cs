@@ -35,18 +35,25 @@ public class KubernetesTests
     }
 
     [Fact]
-    public void Pods_request_one_gpu_and_read_checkpoints_from_the_models_volume()
+    public void Pods_request_one_gpu_and_pull_a_hub_model_into_the_shared_models_volume()
     {
         Assert.Equal("1", Container.Map("resources.requests")["nvidia.com/gpu"]);
         Assert.Equal("1", Container.Map("resources.limits")["nvidia.com/gpu"]);
 
-        var env = Container.Items("env").ToDictionary(e => e.Text("name"), e => e.Text("value"));
+        var env = Container.Items("env").Where(e => e.Has("value")).ToDictionary(e => e.Text("name"), e => e.Text("value"));
         var mount = Container.At("volumeMounts.[0]");
-        Assert.StartsWith(mount.Text("mountPath") + "/", env["Captioner__Checkpoint"]);
+        Assert.Equal("nlpconnect/vit-gpt2-image-captioning", Hub.ModelReference.Parse(env["Captioner__Checkpoint"]).RepoId);
+        Assert.StartsWith(mount.Text("mountPath") + "/", env["HF_HOME"]); // the cache on the volume, fetched once for all pods
+        Assert.False(mount.Has("readOnly") && mount.Text("readOnly") == "true", "the pods write the cache");
         Assert.Equal("cuda", env["Captioner__Device"]);
         var volume = Deployment.Items("spec.template.spec.volumes").Single(v => v.Text("name") == mount.Text("name"));
         Assert.Equal(Objects["PersistentVolumeClaim"].Text("metadata.name"), volume.Text("persistentVolumeClaim.claimName"));
+        Assert.Equal(["ReadWriteMany"], Objects["PersistentVolumeClaim"].Strings("spec.accessModes"));
         Assert.Equal("true", Deployment.Text("spec.template.spec.securityContext.runAsNonRoot"));
+
+        // HF_TOKEN from a Secret that may be absent (public models need none).
+        var token = Container.Items("env").Single(e => e.Text("name") == "HF_TOKEN");
+        Assert.Equal("true", token.Text("valueFrom.secretKeyRef.optional"));
     }
 
     [Fact]
@@ -68,7 +75,7 @@ public class KubernetesTests
     {
         var preStop = Container.Strings("lifecycle.preStop.exec.command");
         Assert.Equal("sleep", preStop[0]);
-        var env = Container.Items("env").ToDictionary(e => e.Text("name"), e => e.Text("value"));
+        var env = Container.Items("env").Where(e => e.Has("value")).ToDictionary(e => e.Text("name"), e => e.Text("value"));
         var drain = int.Parse(env["DOTNET_SHUTDOWNTIMEOUTSECONDS"]);
         var grace = Deployment.Int("spec.template.spec.terminationGracePeriodSeconds");
         Assert.True(grace >= int.Parse(preStop[1]) + drain + 10, $"terminationGracePeriodSeconds {grace} < preStop {preStop[1]} + drain {drain} + 10");

@@ -74,7 +74,7 @@ public static class LoadTest
         var markdown = Markdown(rows, o, DateTime.UtcNow - started);
         AnsiConsole.WriteLine();
         AnsiConsole.WriteLine(markdown);
-        if (o.Output is not null) Replace(o.Output, markdown, o.Device);
+        if (o.Output is not null) ReplaceSection(o.Output, Begin(o.Device), End(o.Device), markdown);
         return rows.Any(r => r.Level.Failures > 0) ? 1 : 0;
     }
 
@@ -103,18 +103,17 @@ public static class LoadTest
         return s.ToString();
     }
 
-    /// <summary>Replaces the text between the load-test markers (or appends the section).</summary>
-    private static void Replace(string path, string markdown, string device)
+    /// <summary>Replaces the text between the markers <paramref name="b"/> and <paramref name="e"/> (or appends the section).</summary>
+    public static void ReplaceSection(string path, string b, string e, string markdown)
     {
         var text = File.Exists(path) ? File.ReadAllText(path) : "";
-        var (b, e) = (Begin(device), End(device));
         var section = $"{b}\n{markdown}{e}";
         int begin = text.IndexOf(b, StringComparison.Ordinal), end = text.IndexOf(e, StringComparison.Ordinal);
         text = begin >= 0 && end > begin ? text[..begin] + section + text[(end + e.Length)..] : text + "\n" + section + "\n";
         File.WriteAllText(path, text);
     }
 
-    private static string LoadAverage() =>
+    public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     /// <summary>The full-size seed config with random weights (20 tokens: the end token is all but never chosen).</summary>
@@ -130,7 +129,7 @@ public static class LoadTest
     }
 
     /// <summary>224 x 224 PNGs, each a different coloured shape on a different background.</summary>
-    private static byte[] Picture(int seed)
+    public static byte[] Picture(int seed)
     {
         var random = new Random(seed);
         var (fg, bg) = (new Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256)),

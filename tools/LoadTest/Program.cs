@@ -1,7 +1,8 @@
 using System.CommandLine;
 using CaptionService.LoadTest;
 
-// load-test: the service under closed-loop load on loopback, batching on and off, in one run.
+// load-test: the service under closed-loop load on loopback, batching on and off, in one run;
+// `soak` and `bombs` below.
 var api = new Option<FileInfo>("--api") { Description = "The service's built CaptionService.Api.dll", Required = true };
 var models = new Option<string[]>("--models") { Description = "tiny (the built-in demo checkpoint) and/or full (vit-b16-gpt2, random weights)", DefaultValueFactory = _ => ["tiny", "full"], AllowMultipleArgumentsPerToken = true };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Clients at once, one level each", DefaultValueFactory = _ => [1, 8, 32], AllowMultipleArgumentsPerToken = true };
@@ -34,4 +35,45 @@ root.SetAction(async (result, cancellationToken) =>
         result.GetValue(dtype)!);
     return await LoadTest.RunAsync(options, cancellationToken);
 });
+// load-test soak: good traffic with and without a stream of hostile requests (tools/LoadTest/Soak.cs).
+var soakApi = new Option<FileInfo>("--api") { Description = "The service's built CaptionService.Api.dll", Required = true };
+var baselineSeconds = new Option<double>("--baseline-seconds") { Description = "Good traffic alone", DefaultValueFactory = _ => 30 };
+var mixedSeconds = new Option<double>("--mixed-seconds") { Description = "Good traffic with the hostile stream", DefaultValueFactory = _ => 60 };
+var goodClients = new Option<int>("--good-clients") { Description = "Good clients, each with its own API key and address", DefaultValueFactory = _ => 4 };
+var hostileClients = new Option<int>("--hostile-clients") { Description = "Hostile clients, each cycling through the cases", DefaultValueFactory = _ => 3 };
+var bombSide = new Option<int>("--bomb-side") { Description = "Side of the single-colour PNG bombs (6300: just under the default 40 MP)", DefaultValueFactory = _ => 6300 };
+var soakOutput = new Option<FileInfo?>("--out") { Description = "Markdown file whose soak section is replaced with the results" };
+var soak = new Command("soak", "Good traffic from several clients with and without a stream of hostile requests, on loopback; exit code 1 when a good request failed, a hostile one got a server error or tensors were left")
+{
+    soakApi, baselineSeconds, mixedSeconds, goodClients, hostileClients, bombSide, soakOutput,
+};
+soak.SetAction(async (result, cancellationToken) =>
+{
+    var report = await Soak.RunAsync(new SoakOptions(result.GetValue(soakApi)!.FullName, result.GetValue(baselineSeconds), result.GetValue(mixedSeconds),
+        result.GetValue(goodClients), result.GetValue(hostileClients), BombSide: result.GetValue(bombSide), Output: result.GetValue(soakOutput)?.FullName),
+        line => Console.WriteLine(line), cancellationToken);
+    Console.WriteLine();
+    Console.WriteLine(report.Markdown);
+    return report.Passed ? 0 : 1;
+});
+root.Subcommands.Add(soak);
+
+// load-test bombs: decompression bombs at once, resident memory and a good request's latency (tools/LoadTest/Bombs.cs).
+var bombsApi = new Option<FileInfo>("--api") { Description = "The service's built CaptionService.Api.dll", Required = true };
+var compareApi = new Option<FileInfo?>("--compare-api") { Description = "Another build (before a change) to run the same burst against first" };
+var bombCount = new Option<int>("--bombs") { Description = "Uploads at once", DefaultValueFactory = _ => 48 };
+var side = new Option<int>("--side") { Description = "Side of the single-colour PNG", DefaultValueFactory = _ => 6300 };
+var bombsOutput = new Option<FileInfo?>("--out") { Description = "Markdown file whose bombs section is replaced with the results" };
+var bombs = new Command("bombs", "Decompression bombs at once against the service with its default settings: resident memory, and a good request's latency meanwhile")
+{
+    bombsApi, compareApi, bombCount, side, bombsOutput,
+};
+bombs.SetAction(async (result, cancellationToken) =>
+{
+    await Bombs.RunAsync(new BombOptions(result.GetValue(bombsApi)!.FullName, result.GetValue(compareApi)?.FullName, result.GetValue(bombCount),
+        result.GetValue(side), result.GetValue(bombsOutput)?.FullName), line => Console.WriteLine(line), cancellationToken);
+    return 0;
+});
+root.Subcommands.Add(bombs);
+
 return await root.Parse(args).InvokeAsync();

@@ -10,9 +10,18 @@ public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process process;
 
-    private ServiceProcess(Process process, Uri address) => (this.process, Address) = (process, address);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> log;
+
+    private ServiceProcess(Process process, Uri address, System.Collections.Concurrent.ConcurrentQueue<string> log) =>
+        (this.process, Address, this.log) = (process, address, log);
 
     public Uri Address { get; }
+
+    /// <summary>The service's process id (its memory is read from /proc, <see cref="ProcessMemory"/>).</summary>
+    public int Id => process.Id;
+
+    /// <summary>What the service printed so far (last lines), for failure reports.</summary>
+    public string RecentOutput => string.Join('\n', log.TakeLast(20));
 
     public static async Task<ServiceProcess> StartAsync(string apiDll, IReadOnlyDictionary<string, string> settings, TimeSpan readyTimeout)
     {
@@ -25,12 +34,18 @@ public sealed class ServiceProcess : IAsyncDisposable
         foreach (var (key, value) in settings) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start dotnet {apiDll}");
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
+        void Keep(string? line)
+        {
+            if (line is null) return;
+            log.Enqueue(line);
+            while (log.Count > 500) log.TryDequeue(out _);
+        }
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var service = new ServiceProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        var service = new ServiceProcess(process, new Uri($"http://127.0.0.1:{port}"), log);
         using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + readyTimeout;
         while (true)

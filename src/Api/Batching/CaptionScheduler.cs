@@ -28,6 +28,11 @@ public sealed class CaptionScheduler : IDisposable
     private LoadedModel? model;
     private Thread? thread;
     private volatile int activeRows;
+    private long liveTensors;
+    private long stepsSinceTrim;   // scheduler thread only
+
+    /// <summary>Idle this long after work, the scheduler hands freed memory back (<see cref="NativeHeap"/>).</summary>
+    private static readonly TimeSpan IdleTrimAfter = TimeSpan.FromSeconds(1);
     private volatile bool stopping;
 
     public CaptionScheduler(IOptions<CaptionerOptions> options, CaptionMetrics metrics, ILogger<CaptionScheduler> logger)
@@ -42,6 +47,7 @@ public sealed class CaptionScheduler : IDisposable
         });
         metrics.QueueDepth = () => queue.Reader.Count;
         metrics.ActiveSequences = () => activeRows;
+        metrics.LiveTensors = () => LiveTensors;
     }
 
     /// <summary>Most tokens one caption may take here (the batch's KV-cache positions per sequence).</summary>
@@ -51,6 +57,10 @@ public sealed class CaptionScheduler : IDisposable
 
     /// <summary>Sequences in the running batch (a beam caption counts its beams).</summary>
     public int ActiveSequences => activeRows;
+
+    /// <summary>Tensors made by the scheduler's thread and not yet freed, as of its last step: the KV
+    /// cache and the batch's tokens while it runs, 0 when idle (a leak shows as growth).</summary>
+    public long LiveTensors => Interlocked.Read(ref liveTensors);
 
     /// <summary>True from <see cref="Start"/> until it stops: requests are taken.</summary>
     public bool IsRunning => thread is not null && !stopped.Task.IsCompleted && !stopping;
@@ -91,6 +101,7 @@ public sealed class CaptionScheduler : IDisposable
     {
         var m = model!;
         var batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
+        var tensors = TorchSharp.DisposeScopeManager.Statistics; // this thread's: every tensor of the batch is made here
         try
         {
             while (WaitForWork())
@@ -101,22 +112,28 @@ public sealed class CaptionScheduler : IDisposable
                     Admit(batch);
                     if (batch.IsEmpty) continue;
                     metrics.Step(batch.Rows);
-                    var done = batch.Step();
+                    stepsSinceTrim++;
+                    var left = batch.Step();
                     var now = DateTimeOffset.UtcNow;
-                    foreach (var group in done)
-                        Complete(running.Single(j => j.Group == group), now);
+                    foreach (var group in left)
+                        Finish(running.Single(j => j.Group == group), now);
                     activeRows = batch.Rows;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    // A failure of the model (out of memory, a native error) fails the jobs in the
-                    // batch, not the service: start again with an empty batch.
-                    logger.LogError(e, "Decoding step failed; failing {Count} running requests", running.Count);
+                    // The batch isolates what its captions and the model throw (DecodingBatch.Step); this is
+                    // its own bookkeeping failing (out of memory reordering the cache, say), which nobody
+                    // can be told apart in. Fail the batch's jobs, not the service: start again empty.
+                    logger.LogError(e, "The decoding batch failed as a whole; failing its {Count} requests", running.Count);
                     foreach (var job in running) { job.Fail(e); job.Group?.Dispose(); }
                     running.Clear();
                     batch.Dispose();
                     batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
                     activeRows = 0;
+                }
+                finally
+                {
+                    Interlocked.Exchange(ref liveTensors, tensors.ThreadTotalLiveCount);
                 }
             }
         }
@@ -134,10 +151,17 @@ public sealed class CaptionScheduler : IDisposable
         {
             if (abort.IsCancellationRequested) return false;
             if (running.Count > 0) return true;
-            // Idle: block until a job arrives (false once the queue is completed and empty).
+            // Idle: block until a job arrives (false once the queue is completed and empty). After a
+            // second without work, the memory the batch's tensors took goes back to the system.
             try
             {
-                if (!queue.Reader.WaitToReadAsync(abort.Token).AsTask().GetAwaiter().GetResult()) return false;
+                var arrival = queue.Reader.WaitToReadAsync(abort.Token).AsTask();
+                if (Task.WaitAny([arrival], IdleTrimAfter) < 0 && stepsSinceTrim > 0)
+                {
+                    NativeHeap.Trim();
+                    stepsSinceTrim = 0;
+                }
+                if (!arrival.GetAwaiter().GetResult()) return false;
             }
             catch (OperationCanceledException)
             {
@@ -152,7 +176,9 @@ public sealed class CaptionScheduler : IDisposable
     }
 
     /// <summary>Moves queued jobs into the batch while it has rows for them (first come, first
-    /// served), and encodes the newcomers together.</summary>
+    /// served), and encodes the newcomers together. A job that can never be decoded here (more beams
+    /// than the batch holds, more tokens than its cache, options out of range) is refused on its own
+    /// instead of waiting at the head of the queue for ever.</summary>
     private void Admit(DecodingBatch batch)
     {
         var m = model!;
@@ -161,36 +187,63 @@ public sealed class CaptionScheduler : IDisposable
         while (queue.Reader.TryPeek(out var next))
         {
             int need = DecodingGroup.RowsFor(next.Options);
-            if (!next.Cancellation.IsCancellationRequested && rows + need > options.MaxBatchSize) break;
+            bool fits = need <= options.MaxBatchSize;
+            if (fits && !next.Cancellation.IsCancellationRequested && rows + need > options.MaxBatchSize) break;
             queue.Reader.TryRead(out _);
             if (next.Cancellation.IsCancellationRequested) { next.Cancel(); continue; }
-            next.Group = DecodingGroup.For(m.Config, next.Options);
+            try
+            {
+                if (!fits) throw new DecodingOptionsException($"num_beams must be at most {options.MaxBatchSize} here (got {need})");
+                next.Group = DecodingGroup.For(m.Config, next.Options);
+                if (next.Group.MaxNewTokens > MaxTokens)
+                    throw new DecodingOptionsException($"max_new_tokens must be at most {MaxTokens} here (got {next.Group.MaxNewTokens})");
+            }
+            catch (Exception e)
+            {
+                Fail(next, e);
+                continue;
+            }
             rows += next.Group.InitialRows;
             newcomers.Add(next);
         }
-        if (newcomers.Count == 0) return;
+        if (newcomers.Count > 0) AdmitTogether(batch, newcomers);
+        activeRows = batch.Rows;
+    }
 
+    /// <summary>Encodes the jobs' images in one pass and joins them to the batch. When that throws
+    /// (out of memory, an image the encoder fails on), whose fault it is cannot be told: each half is
+    /// admitted on its own, down to the job it still fails with. The batch is unchanged by a failed
+    /// admission (<see cref="DecodingBatch.Admit"/>), so the running captions never notice.</summary>
+    private void AdmitTogether(DecodingBatch batch, List<CaptionJob> jobs)
+    {
+        var m = model!;
         var admitted = DateTimeOffset.UtcNow;
         try
         {
             using var scope = NewDisposeScope();
-            var pixels = m.Pipeline.Preprocessor.ToBatch(newcomers.Select(j => j.Image));
-            batch.Admit(pixels, newcomers.Select(j => j.Group!).ToList());
+            var pixels = m.Pipeline.Preprocessor.ToBatch(jobs.Select(j => j.Image));
+            batch.Admit(pixels, jobs.Select(j => j.Group!).ToList());
+        }
+        catch (Exception) when (jobs.Count > 1)
+        {
+            int half = jobs.Count / 2;
+            AdmitTogether(batch, jobs.GetRange(0, half));
+            AdmitTogether(batch, jobs.GetRange(half, jobs.Count - half));
+            return;
         }
         catch (Exception e)
         {
-            foreach (var job in newcomers) { job.Fail(e); job.Group!.Dispose(); }
-            throw;
+            Fail(jobs[0], e);
+            return;
         }
         var encoded = DateTimeOffset.UtcNow;
-        foreach (var job in newcomers)
+        foreach (var job in jobs)
         {
             (job.Admitted, job.Encoded, job.BatchRows) = (admitted, encoded, batch.Rows);
             CaptionMetrics.Span("queue", job.Parent, job.Submitted, admitted);
-            CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", newcomers.Count));
+            CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", jobs.Count));
         }
-        running.AddRange(newcomers);
-        activeRows = batch.Rows;
+        running.AddRange(jobs);
     }
 
     /// <summary>Jobs whose client left or whose time ran out leave the batch and free their rows.</summary>
@@ -206,13 +259,31 @@ public sealed class CaptionScheduler : IDisposable
         activeRows = batch.Rows;
     }
 
-    private void Complete(CaptionJob job, DateTimeOffset now)
+    /// <summary>A job whose caption left the batch: done, or failed on its own.</summary>
+    private void Finish(CaptionJob job, DateTimeOffset now)
     {
         running.Remove(job);
+        if (job.Group!.Error is { } error)
+        {
+            Fail(job, error);
+            return;
+        }
         CaptionMetrics.Span("decode", job.Parent, job.Encoded, now,
-            ("captioner.tokens", job.Group!.Result.Tokens.Length), ("captioner.batch.rows", job.BatchRows));
+            ("captioner.tokens", job.Group.Result.Tokens.Length), ("captioner.batch.rows", job.BatchRows));
         job.Succeed(now);
         job.Group.Dispose();
+    }
+
+    /// <summary>Fails one job (the others go on): <see cref="DecodingOptionsException"/> is the
+    /// request's mistake (its client gets 400), anything else a failure of ours (500, logged).</summary>
+    private void Fail(CaptionJob job, Exception error)
+    {
+        if (error is DecodingOptionsException)
+            logger.LogInformation("Caption request refused by the scheduler: {Reason}", error.Message);
+        else
+            logger.LogError(error, "A caption failed; only its request fails, the batch goes on");
+        job.Fail(error);
+        job.Group?.Dispose();
     }
 
     public void Dispose()

@@ -55,6 +55,15 @@ public static class ApiProblems
     public static IResult TimedOut(TimeSpan timeout) => Unavailable("timeout", "Timed out",
         $"No caption within {timeout.TotalSeconds:0.#} s (Captioner:Batching:RequestTimeoutSeconds); the service is overloaded, retry later.", retryAfterSeconds: 5);
 
+    /// <summary>503 when no decode place or memory came within the wait (<see cref="Intake.DecodeGate"/>).</summary>
+    public static IResult DecodeBusy(TimeSpan waited) => Unavailable("decode-busy", "Too busy",
+        $"No room to decode the image within {waited.TotalSeconds:0.#} s (other uploads are being decoded); retry shortly.", retryAfterSeconds: 2);
+
+    /// <summary>500 for a caption that failed on our side (the model or the service); logged, no details.</summary>
+    public static IResult CaptionFailed() => Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Captioning failed",
+        detail: "The service failed to caption this request; the failure is logged. Other requests are not affected; retrying may work.",
+        extensions: new Dictionary<string, object?> { ["reason"] = "error" });
+
     public static IResult ShuttingDown() => Unavailable("shutting-down", "Shutting down",
         "The service is shutting down and takes no new requests; retry on another instance.", retryAfterSeconds: 5);
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using CaptionService.Api.Telemetry;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
@@ -16,8 +17,9 @@ public sealed record CaptionResponse(string Caption, int Tokens, DecodingUsed De
 /// <summary>Captions of a batch upload, in the order the images were sent.</summary>
 public sealed record BatchCaptionResponse(IReadOnlyList<CaptionResponse> Captions);
 
-/// <param name="Id">The checkpoint directory's name ("demo-shapes" for the built-in one).</param>
-public sealed record ModelRef(string Id);
+/// <param name="Id">OWNER/NAME for a Hugging Face Hub model, else the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
+/// <param name="Notice">Only from the built-in demo model: that it knows coloured shapes only, and how to serve a real model.</param>
+public sealed record ModelRef(string Id, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Notice = null);
 
 /// <param name="Queue">Waiting for a place in the batch.</param>
 /// <param name="Preprocess">Checking, decoding, resizing and normalizing the image.</param>
@@ -33,7 +35,9 @@ public static class CaptionEndpoints
         var captions = app.MapGroup("/captions")
             .WithTags("Captions")
             .AddEndpointFilter<RequestOutcomeFilter>()
-            .AddEndpointFilter<ApiKeyFilter>()
+            // Checked by middleware, in this order, before the body is read: AccessControl, the rate
+            // limit, IntakeGate (readiness, queue, declared size).
+            .WithMetadata(RequiresApiKey.Instance, CaptionIntake.Instance)
             .RequireRateLimiting(ClientRateLimit.Policy)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -4,16 +4,19 @@ using CaptionService.Api.Hosting;
 using CaptionService.Api.Intake;
 using CaptionService.Api.Options;
 using CaptionService.Api.Telemetry;
+using CaptionService.Model.Generation;
 using CaptionService.Model.Imaging;
 using Microsoft.Extensions.Options;
 
 namespace CaptionService.Api.Endpoints;
 
 /// <summary>
-/// The path of a caption request, shared by both endpoints: read the upload, check the options,
-/// preprocess each image on the request's thread, hand the tensors to the scheduler, and wait.
+/// The path of a caption request, shared by both endpoints, once the middleware has let it in
+/// (<see cref="AccessControl"/>, the rate limit, <see cref="IntakeGate"/>): check the form and the
+/// options, then for each image read its header, wait for a decode lease
+/// (<see cref="DecodeGate"/>), decode and preprocess it; hand the tensors to the scheduler, and wait.
 /// </summary>
-public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, CaptionMetrics metrics, IOptions<CaptionerOptions> options)
+public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, DecodeGate gate, CaptionMetrics metrics, IOptions<CaptionerOptions> options)
 {
     public async Task<(IReadOnlyList<CaptionResponse>? Captions, IResult? Problem)> HandleAsync(
         HttpRequest request, DecodingFields form, string field, int maxFiles)
@@ -23,29 +26,24 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
         var (images, problem) = await ImageUpload.ReadAsync(request, field, maxFiles, options.Value, aborted);
         if (problem is not null) return (null, problem);
 
-        if (host.Current is not { } model || !scheduler.IsRunning)
-            return (null, scheduler.IsRunning || host.Current is null ? ApiProblems.NotReady(host.State) : ApiProblems.ShuttingDown());
+        if (IntakeGate.Refusal(host, scheduler) is { } refusal) return (null, refusal);
+        var model = host.Current!;
         var decoding = DecodingForm.Parse(form, model.Config.Decoding,
             new DecodingLimits(scheduler.MaxTokens, scheduler.Options.MaxBatchSize), out var errors);
         if (decoding is null) return (null, ApiProblems.Fields(errors));
         if (images!.Count > scheduler.Options.QueueCapacity)
             return (null, ApiProblems.Field(field, $"Send at most {scheduler.Options.QueueCapacity} images per request (the queue's capacity)."));
 
-        // Decoding and resizing are thread-safe: done here, in parallel across requests.
         var pixels = new float[images.Count][];
         var preprocess = Stopwatch.StartNew();
         using (CaptionMetrics.Source.StartActivity("preprocess"))
         {
             for (int i = 0; i < images.Count; i++)
             {
-                try
-                {
-                    pixels[i] = model.Pipeline.Preprocessor.ToChw(images[i].Bytes);
-                }
-                catch (ImageRejectedException e)
-                {
-                    return (null, ApiProblems.ImageRejected(e, images.Count == 1 ? null : ImageUpload.Describe(images[i].FileName, i, images.Count)));
-                }
+                string? which = images.Count == 1 ? null : ImageUpload.Describe(images[i].FileName, i, images.Count);
+                var (image, refused) = await PreprocessAsync(model, images[i], which, aborted);
+                if (refused is not null) return (null, refused);
+                pixels[i] = image!;
             }
         }
         preprocess.Stop();
@@ -76,6 +74,16 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
             // Our timeout, or the scheduler cancelling what was left when the shutdown ran out of time.
             return (null, timeout.IsCancellationRequested ? ApiProblems.TimedOut(scheduler.Options.RequestTimeout) : ApiProblems.ShuttingDown());
         }
+        catch (DecodingOptionsException e)
+        {
+            // Options the scheduler found it cannot decode (the edge checks should have caught them).
+            return (null, ApiProblems.Fields(DecodingForm.FieldErrors(e.Problems)));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The model failed on this request alone (the scheduler logged it); the batch went on.
+            return (null, ApiProblems.CaptionFailed());
+        }
         finally
         {
             // Whatever did not finish (a full queue part-way, a timeout, a client gone) leaves the queue or batch.
@@ -92,10 +100,35 @@ public sealed class CaptionRequests(ModelHost host, CaptionScheduler scheduler, 
                 model.Pipeline.Tokenizer.Decode(done.Sequence.Tokens),
                 done.Sequence.Tokens.Length,
                 used,
-                new ModelRef(model.Id),
+                new ModelRef(model.Id, model.Notice),
                 new CaptionTimings(Ms(done.Queue), Ms(preprocess.Elapsed), Ms(done.Encode), Ms(done.Decode), Ms(clock.Elapsed))));
         }
         return (answers, null);
+    }
+
+    /// <summary>One upload -> normalized pixels. The header is read from where the form keeps the
+    /// upload; the bytes come into memory, and the image is decoded, only under a lease for the
+    /// memory that takes. Decoding and resizing are thread-safe: leases run in parallel.</summary>
+    /// <param name="which">null for a single upload, else which image of a batch</param>
+    private async Task<(float[]? Pixels, IResult? Problem)> PreprocessAsync(LoadedModel model, UploadedImage upload, string? which, CancellationToken cancellationToken)
+    {
+        var preprocessor = model.Pipeline.Preprocessor;
+        try
+        {
+            ImageInfo header;
+            await using (var stream = upload.File.OpenReadStream()) header = preprocessor.Identify(stream);
+            using var lease = await gate.EnterAsync(header.Bytes + DecodeCost.Bytes(header), (long)header.Width * header.Height, cancellationToken);
+            if (lease is null) return (null, ApiProblems.DecodeBusy(gate.Wait));
+            // The queue may have filled while this one waited: refuse before paying for the decode.
+            if (IntakeGate.Refusal(host, scheduler) is { } refusal) return (null, refusal);
+            var bytes = new byte[upload.File.Length];
+            await using (var stream = upload.File.OpenReadStream()) await stream.ReadExactlyAsync(bytes, cancellationToken);
+            return (preprocessor.ToChw(bytes), null);
+        }
+        catch (ImageRejectedException e)
+        {
+            return (null, ApiProblems.ImageRejected(e, which));
+        }
     }
 
     private static double Ms(TimeSpan t) => Math.Round(t.TotalMilliseconds, 2);

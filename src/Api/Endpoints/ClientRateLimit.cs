@@ -8,9 +8,11 @@ namespace CaptionService.Api.Endpoints;
 
 /// <summary>
 /// Per-client rate limiting of caption requests with ASP.NET Core's rate limiter: a token bucket of
-/// <see cref="CaptionerOptions.RateLimitPerMinute"/> requests per minute for each client (its API
-/// key when it sends one, else its address). Off (no limit) when the setting is 0. Refused requests
-/// get 429 with Retry-After as a problem.
+/// <see cref="CaptionerOptions.RateLimitPerMinute"/> requests per minute for each client
+/// (<see cref="ClientIdentity"/>: its valid API key when keys are configured, else its address; a
+/// header the client chooses is never a partition, or a new value per request would escape the
+/// limit). It runs after <see cref="AccessControl"/> and before the body is read. Off (no limit)
+/// when the setting is 0. Refused requests get 429 with Retry-After as a problem.
 /// </summary>
 public static class ClientRateLimit
 {
@@ -25,10 +27,7 @@ public static class ClientRateLimit
             {
                 int perMinute = Unvalidated(context);
                 if (perMinute <= 0) return RateLimitPartition.GetNoLimiter("all");
-                var client = context.Request.Headers[ApiKeyFilter.Header].ToString() is { Length: > 0 } key
-                    ? "key:" + key
-                    : "ip:" + context.Connection.RemoteIpAddress;
-                return RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
+                return RateLimitPartition.GetTokenBucketLimiter(ClientIdentity.Of(context), _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = perMinute,
                     TokensPerPeriod = perMinute,

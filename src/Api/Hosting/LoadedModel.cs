@@ -1,3 +1,5 @@
+using CaptionService.Api.Options;
+using CaptionService.Hub;
 using CaptionService.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,9 +7,10 @@ using static TorchSharp.torch;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>The model the service answers with, and where it came from.</summary>
-/// <param name="Id">Short name reported with every caption: the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
-/// <param name="Checkpoint">The checkpoint directory's full path.</param>
+/// <param name="Id">Short name reported with every caption: OWNER/NAME for a Hub model, else the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
+/// <param name="Checkpoint">The checkpoint directory's full path (a Hub model's snapshot folder in the cache).</param>
 /// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
+/// <param name="DTypeReason">"configured", or which rule of Captioner:DType=auto chose it.</param>
 /// <param name="MixedPrecision">True when only the linear layers run in <paramref name="DType"/> (the rest in fp32).</param>
 public sealed record LoadedModel(
     string Id,
@@ -16,12 +19,22 @@ public sealed record LoadedModel(
     CaptionPipeline Pipeline,
     Device Device,
     ScalarType DType,
+    string DTypeReason,
     bool MixedPrecision,
     ParameterCounts Parameters,
     TimeSpan LoadTime,
     TimeSpan WarmupTime)
 {
     public ModelConfig Config => Pipeline.Model.Config;
+
+    /// <summary>The Hub repository, revision and commit of a model given as <c>hf:...</c>; null for a directory.</summary>
+    public HubOrigin? Hub { get; init; }
+
+    /// <summary>Finding (and downloading, the first time) a Hub model's files; null for a directory.</summary>
+    public TimeSpan? FetchTime { get; init; }
+
+    /// <summary>What to tell every client: that the built-in demo knows only shapes; null for any other model.</summary>
+    public string? Notice => BuiltIn ? ModelNotice.Demo : null;
 
     /// <summary>"cpu" or "cuda:N".</summary>
     public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, Device.index)}" : Device.type.ToString().ToLowerInvariant();

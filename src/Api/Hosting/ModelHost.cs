@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CaptionService.Api.Options;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
 using CaptionService.Model.Generation;
@@ -11,48 +12,61 @@ using TorchSharp;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>
-/// Owns the one <see cref="Captioner"/> the service uses: loads the configured checkpoint (or the
-/// built-in demo checkpoint) onto the configured device and dtype and runs a warm-up caption. From
-/// then on only the <see cref="Batching.CaptionScheduler"/> uses the model.
+/// Owns the one <see cref="Captioner"/> the service uses: fetches it first when the checkpoint is a Hugging Face
+/// Hub model (<c>hf:OWNER/NAME[@REVISION]</c>, into huggingface_hub's cache, with progress in <see cref="State"/> and
+/// the log), loads the checkpoint (or the built-in demo checkpoint) onto the configured device and dtype and runs a
+/// warm-up caption. From then on only the <see cref="Batching.CaptionScheduler"/> uses the model.
 /// </summary>
-public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger) : IDisposable
+/// <param name="configuration">where the Hub's settings are read (HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE,
+/// HF_HUB_OFFLINE...: environment variables, or settings of the same name); null: the environment</param>
+public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelHost> logger, IConfiguration? configuration = null) : IDisposable
 {
     private volatile LoadedModel? _loaded;
-    private volatile string _state = "loading";
+    private volatile string _state = "starting";
 
     /// <summary>The model, once it has loaded and answered its warm-up caption; null before.</summary>
     public LoadedModel? Current => _loaded;
 
     public bool IsReady => _loaded is not null;
 
-    /// <summary>"loading", "ready" or "failed: ..." (for the readiness check and 503 answers).</summary>
+    /// <summary>What the host is doing, for the readiness check and 503 answers: "starting", "fetching hf:... from the Hub",
+    /// "downloading model 43% (...)", "loading model", "warming up", "ready" or "failed: ...".</summary>
     public string State => _state;
 
-    /// <summary>Loads the model and runs the warm-up caption. Called once, by <see cref="ModelLoader"/>.</summary>
-    public void Load(CancellationToken cancellationToken)
+    /// <summary>Fetches (for a Hub model), loads and warms up the model. Called once, by <see cref="ModelLoader"/>.</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
         try
         {
             var device = TorchRuntime.ResolveDevice(o.Device);
             if (o.Threads > 0) torch.set_num_threads(o.Threads);
-            var dtype = TorchRuntime.ScalarTypeOf(TorchRuntime.ParsePrecision(o.DType));
-            var load = Stopwatch.StartNew();
-            var checkpoint = o.CheckpointDirectory;
-            var id = Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint));
+            var (precision, dtypeReason) = TorchRuntime.ResolvePrecision(o.DType, device);
+            var dtype = TorchRuntime.ScalarTypeOf(precision);
+            var fetch = Stopwatch.StartNew();
+            var (checkpoint, id, hub, converted) = o.UsesHub
+                ? await FetchAsync(o.Checkpoint!.Trim(), cancellationToken)
+                : (o.CheckpointDirectory, Path.GetFileName(Path.TrimEndingDirectorySeparator(o.CheckpointDirectory)), null, null);
+            fetch.Stop();
             if (o.UsesBuiltInModel)
-                logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint} "
-                    + "(the tiny model trained on synthetic shapes; it only knows coloured circles, squares and triangles)", checkpoint);
-            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({Threads} CPU threads)", checkpoint, o.Device, o.DType, torch.get_num_threads());
+                logger.LogInformation("No checkpoint configured (Captioner:Checkpoint): using the built-in demo checkpoint {Checkpoint}. {Notice}",
+                    checkpoint, ModelNotice.Demo);
+
+            _state = "loading model";
+            var load = Stopwatch.StartNew();
+            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
+                checkpoint, device, TorchRuntime.Name(dtype), dtypeReason, torch.get_num_threads(), MklIntelPath.Status);
             bool mixed = o.MixedPrecision && dtype != torch.ScalarType.Float32;
-            var model = Checkpoint.Load(checkpoint, device).ToPrecision(dtype, mixed);
+            var model = Checkpoint.Load(checkpoint, device, convertedWeights: converted).ToPrecision(dtype, mixed);
             model.eval();
             load.Stop();
             cancellationToken.ThrowIfCancellationRequested();
 
+            _state = "warming up";
             var pipeline = new CaptionPipeline(model, o.ToImageLimits());
-            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, mixed,
-                model.CountParameters(), load.Elapsed, TimeSpan.Zero);
+            var candidate = new LoadedModel(id, checkpoint, o.UsesBuiltInModel, pipeline, model.Device, model.DType, dtypeReason, mixed,
+                model.CountParameters(), load.Elapsed, TimeSpan.Zero)
+            { Hub = hub, FetchTime = hub is null ? null : fetch.Elapsed };
 
             var warmup = Stopwatch.StartNew();
             var outcome = Caption(candidate, WarmupImage(model.Config.ImageSize), model.Config.Decoding);
@@ -70,6 +84,37 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
         {
             _state = "failed: " + e.Message;
             throw;
+        }
+    }
+
+    /// <summary>The Hub model's files in the cache (downloaded when missing): its folder, OWNER/NAME and commit.</summary>
+    private async Task<(string Folder, string Id, HubOrigin? Hub, string? Converted)> FetchAsync(string reference, CancellationToken cancellationToken)
+    {
+        var settings = HubSettings.From(name => configuration is null ? Environment.GetEnvironmentVariable(name) : configuration[name]);
+        _state = $"fetching {reference} from the Hub";
+        logger.LogInformation("Fetching {Reference} from {Endpoint} into {Cache}{Offline}{Token}", reference, settings.Endpoint,
+            settings.CacheDirectory, settings.Offline ? " (HF_HUB_OFFLINE: the cache only)" : "",
+            settings.Token is null ? "" : $" with the token from {settings.TokenSource}");
+        using var source = new ModelSource(settings, warn: message => logger.LogWarning("{Warning}", message));
+        var resolved = await source.ResolveAsync(reference, ModelPurpose.Captioner, new DownloadLog(this, logger), cancellationToken);
+        logger.LogInformation("{Reference} is {Repo} at commit {Commit}, in {Folder}", reference, resolved.Id, resolved.Hub!.Commit, resolved.Directory);
+        return (resolved.Directory, resolved.Id, resolved.Hub, resolved.ConvertedWeights);
+    }
+
+    /// <summary>Download progress into <see cref="State"/> (every report) and the log (each file, every 10% or 10 s).</summary>
+    private sealed class DownloadLog(ModelHost host, ILogger logger) : IProgress<HubProgress>
+    {
+        private readonly Stopwatch sinceLog = new();
+        private (string File, int Tenth) logged;
+
+        public void Report(HubProgress p)
+        {
+            host._state = $"downloading model {p}";
+            var now = (p.File, (int)(p.Fraction * 10));
+            if (now == logged && sinceLog.IsRunning && sinceLog.Elapsed < TimeSpan.FromSeconds(10)) return;
+            logged = now;
+            sinceLog.Restart();
+            logger.LogInformation("Downloading {Repo}: {File}, {Progress}", p.Repo, p.File, p.ToString());
         }
     }
 

@@ -3,8 +3,9 @@ using CaptionService.Api.Batching;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>
-/// Loads the model in the background once the host has started, so that the server listens (and
-/// /health/live answers) while a large checkpoint loads, then hands it to the
+/// Fetches and loads the model in the background once the host has started, so that the server listens (and
+/// /health/live answers, /health/ready says how the download goes) while a model downloads or a large
+/// checkpoint loads, then hands it to the
 /// <see cref="CaptionScheduler"/>; /health/ready turns 200 when that is done. A model that cannot be
 /// loaded stops the service with exit code 1. On shutdown the scheduler drains: no new requests,
 /// the queued and running ones are finished (within the host's shutdown timeout).
@@ -16,13 +17,15 @@ public sealed class ModelLoader(ModelHost host, CaptionScheduler scheduler, IHos
     {
         try
         {
-            await Task.Run(() => host.Load(stoppingToken), stoppingToken);
+            await Task.Run(() => host.LoadAsync(stoppingToken), stoppingToken);
             scheduler.Start(host.Current!);
             logger.LogInformation("Scheduler running: batches of up to {MaxBatch} sequences, queue of {Queue}, at most {MaxTokens} tokens per caption",
                 scheduler.Options.MaxBatchSize, scheduler.Options.QueueCapacity, scheduler.MaxTokens);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
         {
+            // Stopped while loading (the server could not start, or a shutdown): not a load failure.
+            logger.LogDebug(e, "Model load abandoned: the service is stopping");
         }
         catch (Exception e)
         {

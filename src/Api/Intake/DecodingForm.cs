@@ -55,13 +55,8 @@ public static class DecodingForm
 
         // The model's own checks; their messages start with the option's name. Only fields that
         // parsed are checked again (a bad number is reported once, as a bad number).
-        foreach (var message in o.Validate())
-        {
-            var (field, text) = message.Split(' ', 2)[0] is "max_new_tokens"
-                ? (FormFields.MaxTokens, FormFields.MaxTokens + message["max_new_tokens".Length..])
-                : (message.Split(' ', 2)[0], message);
+        foreach (var (field, text) in o.Validate().Select(ToField))
             if (!problems.ContainsKey(field)) Fail(field, text);
-        }
         int maxBeams = Math.Min(MaxBeams, limits.MaxBatchSize);
         if ((o.Strategy == DecodingStrategy.Beam || Given(form.NumBeams) is not null) && o.NumBeams > maxBeams && !problems.ContainsKey(FormFields.NumBeams))
             Fail(FormFields.NumBeams, $"num_beams must be at most {maxBeams} here (got {o.NumBeams})");
@@ -98,6 +93,15 @@ public static class DecodingForm
     }
 
     private static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    /// <summary>A problem with the options as the model words it ("max_new_tokens must be ...") -> the form field it is about and its message.</summary>
+    private static (string Field, string Message) ToField(string problem) => problem.Split(' ', 2)[0] is "max_new_tokens"
+        ? (FormFields.MaxTokens, FormFields.MaxTokens + problem["max_new_tokens".Length..])
+        : (problem.Split(' ', 2)[0], problem);
+
+    /// <summary>Problems the model or the scheduler found with the options (<see cref="Model.Generation.DecodingOptionsException"/>), by form field.</summary>
+    public static Dictionary<string, string[]> FieldErrors(IEnumerable<string> problems) =>
+        problems.Select(ToField).GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray());
 }
 
 /// <summary>What this service allows: tokens per caption (its KV cache's positions) and sequences

@@ -3,11 +3,12 @@ using CaptionService.Api.Options;
 
 namespace CaptionService.Api.Intake;
 
-/// <summary>An uploaded image: the name the client gave it and its bytes.</summary>
-public sealed record UploadedImage(string FileName, byte[] Bytes);
+/// <summary>An uploaded image: the name the client gave it and the file. Its bytes stay where the
+/// form reader put them (a temporary file, beyond 64 KB) until its decode has a lease (<see cref="DecodeGate"/>).</summary>
+public sealed record UploadedImage(string FileName, IFormFile File);
 
 /// <summary>
-/// The uploaded form -> the images' bytes, with the checks that need no decoding: every field is
+/// The uploaded form -> the images, with the checks that need no decoding: every field is
 /// one we know, the file field is there, is a file, comes as often as allowed, and no file is
 /// larger than <see cref="CaptionerOptions.MaxUploadBytes"/>.
 /// Everything about the content (empty, format, pixels, damage) is the preprocessor's.
@@ -45,10 +46,7 @@ public static class ImageUpload
         {
             if (file.Length > options.MaxUploadBytes)
                 return (null, ApiProblems.UploadTooLarge(Describe(file.FileName, i, files.Count), file.Length, options.MaxUploadBytes));
-            var bytes = new byte[file.Length];
-            await using var stream = file.OpenReadStream();
-            await stream.ReadExactlyAsync(bytes, cancellationToken);
-            images.Add(new UploadedImage(file.FileName, bytes));
+            images.Add(new UploadedImage(file.FileName, file));
         }
         return (images, null);
     }

@@ -35,8 +35,10 @@ public static class UploadLimits
         }
     }
 
+    /// <summary>The body limits below, and the <see cref="DecodeGate"/>.</summary>
     public static IServiceCollection AddUploadLimits(this IServiceCollection services)
     {
+        services.AddSingleton<DecodeGate>();
         // Read from the configuration, not IOptions<CaptionerOptions>: Kestrel's options are built with
         // the app, and bad settings must be reported by start-up validation (naming them), not here.
         services.AddOptions<KestrelServerOptions>().Configure<IConfiguration>((kestrel, configuration) =>

@@ -33,6 +33,7 @@ public sealed class CaptionMetrics
         tokens = meter.CreateCounter<long>("captioner.tokens.generated", "{token}", "Tokens generated");
         meter.CreateObservableGauge("captioner.queue.depth", () => QueueDepth(), "{request}", "Requests waiting for a place in the batch");
         meter.CreateObservableGauge("captioner.batch.active", () => ActiveSequences(), "{sequence}", "Sequences in the running batch");
+        meter.CreateObservableGauge("captioner.tensors.live", () => LiveTensors(), "{tensor}", "Tensors held by the scheduler (0 when idle; growth is a leak)");
     }
 
     /// <summary>Read by the queue-depth gauge (set by the scheduler once it runs).</summary>
@@ -40,8 +41,11 @@ public sealed class CaptionMetrics
 
     public Func<int> ActiveSequences { get; set; } = () => 0;
 
+    public Func<long> LiveTensors { get; set; } = () => 0;
+
     /// <summary>One answered request: ok, or what went wrong (bad-request, too-large, unsupported-format,
-    /// queue-full, timeout, cancelled, not-ready, unauthorized, rate-limited, error).</summary>
+    /// queue-full, decode-busy, timeout, upload-timeout, cancelled, not-ready, unauthorized, auth-throttled,
+    /// rate-limited, error).</summary>
     public void Request(string outcome) => requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Captioned(TimeSpan total, int tokenCount)

@@ -26,7 +26,8 @@ public sealed class RequestOutcomeFilter(CaptionMetrics metrics) : IEndpointFilt
         }
     }
 
-    private static string Outcome(object? result)
+    /// <summary>The outcome a result counts as: "ok", its problem's reason, else a name for its status.</summary>
+    public static string Outcome(object? result)
     {
         if (result is IValueHttpResult { Value: ProblemDetails problem }
             && problem.Extensions.TryGetValue("reason", out var reason) && reason is string text)

@@ -36,10 +36,11 @@ public static class TelemetrySetup
         return services;
     }
 
-    /// <summary>The Prometheus scrape endpoint, /metrics.</summary>
+    /// <summary>The Prometheus scrape endpoint, /metrics (behind the API keys when they are set:
+    /// Prometheus sends one with <c>authorization: {type: Bearer, credentials_file: ...}</c>).</summary>
     public static WebApplication MapMetrics(this WebApplication app)
     {
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(Endpoints.RequiresApiKey.Instance);
         return app;
     }
 

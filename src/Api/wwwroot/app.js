@@ -12,6 +12,7 @@
   const clearButton = document.getElementById("clear-button");
   const message = document.getElementById("form-message");
   const modelStatus = document.getElementById("model-status");
+  const modelNotice = document.getElementById("model-notice");
   const template = document.getElementById("card-template");
 
   /** One entry per image in the gallery: { file, card, done }. */
@@ -24,14 +25,19 @@
     try {
       const ready = await fetch("/health/ready", { cache: "no-store" });
       if (!ready.ok) {
-        setStatus("The model is still loading; captions can be asked for once it is ready.", "not-ready");
+        // Why not yet, as the readiness check says it ("downloading model 43% (...)", "loading model").
+        const reason = (await ready.json().catch(() => null))?.checks?.model?.description;
+        setStatus(`The model is not ready yet${reason ? ` (${reason})` : ""}; captions can be asked for once it is.`, "not-ready");
         setTimeout(checkModel, 2000);
         return;
       }
       const model = await fetch("/model", { cache: "no-store" });
       if (model.ok) {
         const m = await model.json();
-        setStatus(`Model ${m.id} is ready (${m.device}, ${m.dtype}).`, "ready");
+        const commit = m.hub ? `, commit ${m.hub.commit.slice(0, 7)}` : "";
+        setStatus(`Model ${m.id} is ready (${m.device}, ${m.dtype}${commit}).`, "ready");
+        modelNotice.textContent = m.notice ?? "";
+        modelNotice.hidden = !m.notice;
       } else {
         setStatus("The model is ready.", "ready");
       }
@@ -146,9 +152,12 @@
     }
     const lead = {
       400: "The service could not use this request.",
+      401: "This service needs an API key.",
+      408: "The upload took too long.",
       413: "The image is too large.",
       415: "This file is not an image the service can read.",
       429: "Too many requests right now.",
+      500: "The service failed on this image.",
       503: "The service is busy or still loading.",
     }[response.status] ?? `The service answered with an error (${response.status}).`;
     const parts = [lead];

@@ -20,37 +20,31 @@ public static partial class Checkpoint
     public static void Save(Captioner model, string dir)
     {
         Directory.CreateDirectory(dir);
-        using (var scope = NewDisposeScope())
-        {
-            var tensors = ImportPlan.TensorsOf(model).ToDictionary(e => e.Key,
-                e => e.Value.device_type == DeviceType.CPU && e.Value.is_contiguous() ? e.Value : e.Value.cpu().contiguous());
-            WriteAtomically(Path.Combine(dir, WeightsFileName), stream => Safetensors.SaveStateDict(stream, tensors, leaveOpen: true));
-        }
+        SaveWeights(model, Path.Combine(dir, WeightsFileName));
         WriteAtomically(Path.Combine(dir, ConfigFileName), stream => stream.Write(Encoding.UTF8.GetBytes(model.Config.ToJson())));
     }
 
     /// <summary>
     /// Builds the model from <c>config.json</c> and fills it from <c>model.safetensors</c> after checking
-    /// every name and shape. Returned in eval mode.
+    /// every name and shape, one tensor at a time (the file is never held whole in memory beside the model).
+    /// A Hugging Face VisionEncoderDecoder ViT-GPT2 directory is converted (<see cref="HfImporter"/>): as it loads,
+    /// or, given <paramref name="convertedWeights"/>, once: the first load writes its weights there in our layout
+    /// and later loads read them (the config always comes from the HF files). Any other kind of model is refused
+    /// (<see cref="CheckpointFormats.Detect"/>). Returned in eval mode.
     /// </summary>
     /// <param name="dtype">the model's dtype; null keeps float32. Stored tensors of another float dtype are converted.</param>
+    /// <param name="convertedWeights">for an HF directory: where its weights, converted once, are kept (e.g. beside the
+    /// Hugging Face cache, keyed by the commit); null converts at every load</param>
     /// <exception cref="FileNotFoundException">the directory, config or weights file is missing</exception>
-    /// <exception cref="InvalidDataException">the config is malformed or invalid (file, line, field)</exception>
+    /// <exception cref="InvalidDataException">the config is malformed or invalid (file, line, field), or describes another kind of model</exception>
     /// <exception cref="CheckpointMismatchException">names or shapes of the weights do not fit the config</exception>
-    public static Captioner Load(string dir, Device? device = null, ScalarType? dtype = null)
+    public static Captioner Load(string dir, Device? device = null, ScalarType? dtype = null, string? convertedWeights = null)
     {
-        var config = ReadConfig(dir);
-        var weights = Path.Combine(dir, WeightsFileName);
-        if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
-        var shapes = WeightSource.ReadShapes(weights); // header only: mismatches fail before reading any data
-
-        var model = new Captioner(config, initialize: false); // every weight comes from the file
+        var model = CheckpointFormats.Detect(dir) == CheckpointFormat.HfVisionEncoderDecoder
+            ? HfImporter.Load(dir, convertedWeights)
+            : LoadWeights(ReadConfig(dir), Path.Combine(dir, WeightsFileName));
         try
         {
-            var plan = ImportPlan.Build([new WeightFile("", weights, shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));
-            var tensors = WeightSource.Load(weights);
-            try { WeightCopier.Apply(model, plan, [tensors]); }
-            finally { WeightCopier.DisposeAll([tensors]); }
             if (dtype is ScalarType type) model.to(type);
             if (device is not null) model.to(device);
         }
@@ -61,6 +55,35 @@ public static partial class Checkpoint
         }
         model.eval();
         return model;
+    }
+
+    /// <summary>A model of <paramref name="config"/> filled from a safetensors file under our names, every name and shape checked.</summary>
+    internal static Captioner LoadWeights(ModelConfig config, string weights)
+    {
+        if (!File.Exists(weights)) throw new FileNotFoundException($"Checkpoint weights not found: {weights}", weights);
+        using var reader = WeightReader.Open(weights); // header only so far: mismatches fail before reading any data
+        var model = new Captioner(config, initialize: false); // every weight comes from the file
+        try
+        {
+            var plan = ImportPlan.Build([new WeightFile("", weights, reader.Shapes, WeightMapping.Copy)], ImportPlan.ShapesOf(model));
+            WeightCopier.Apply(model, plan, [reader]);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>Just the weights (our names, as <see cref="Save"/> writes them), atomically.</summary>
+    internal static void SaveWeights(Captioner model, string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var scope = NewDisposeScope();
+        var tensors = ImportPlan.TensorsOf(model).ToDictionary(e => e.Key,
+            e => e.Value.device_type == DeviceType.CPU && e.Value.is_contiguous() ? e.Value : e.Value.cpu().contiguous());
+        WriteAtomically(path, stream => Safetensors.SaveStateDict(stream, tensors, leaveOpen: true));
     }
 
     /// <summary>Reads and validates <c>config.json</c>; every problem is reported with the file, line and field.</summary>
@@ -92,7 +115,7 @@ public static partial class Checkpoint
 
     private static void WriteAtomically(string path, Action<Stream> write)
     {
-        var temporary = path + ".tmp";
+        var temporary = $"{path}.{Environment.ProcessId}.tmp"; // two processes writing at once each rename a whole file
         using (var stream = File.Create(temporary)) write(stream);
         File.Move(temporary, path, overwrite: true);
     }

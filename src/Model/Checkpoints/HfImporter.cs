@@ -1,3 +1,5 @@
+using CaptionService.Model.Text;
+
 namespace CaptionService.Model.Checkpoints;
 
 /// <summary>
@@ -9,18 +11,49 @@ namespace CaptionService.Model.Checkpoints;
 /// Our names are HF's: <c>encoder.*</c> identical, <c>decoder.*</c> identical except that GPT-2's Conv1D
 /// weights are transposed. <c>decoder.lm_head.weight</c> may be absent; when present it must equal
 /// <c>wte</c>, since our head is tied to it. <c>encoder.pooler.*</c> is ignored. Nothing may stay new.
+/// The repository's generation settings become the decoding defaults (<see cref="HfGeneration"/>), and
+/// tokenizer files other than GPT-2's vocabulary are refused (<see cref="Gpt2Vocabulary.Check"/>).
 /// </remarks>
 public static class HfImporter
 {
     public const string PreprocessorFileName = "preprocessor_config.json";
+    public const string GenerationFileName = HfGeneration.FileName;
 
     public static ImportResult Import(string dir)
     {
         var notes = new List<string>();
         var config = ReadConfig(dir, notes);
         var weights = WeightSource.Find(dir);
-        var tensors = WeightSource.Load(weights);
-        return WeightCopier.BuildAndCopy([tensors], () => config, (_, shapes) => Plan(WeightSource.ShapesOf(tensors), shapes, weights), notes);
+        var reader = WeightReader.Open(weights); // tensor by tensor: the file is never held whole beside the model
+        return WeightCopier.BuildAndCopy([reader], () => config, (_, shapes) => Plan(reader.Shapes, shapes, weights), notes,
+            initialize: false); // every parameter comes from the file (the plan refuses anything missing)
+    }
+
+    /// <summary>
+    /// The model of an HF directory, converted at load; with <paramref name="convertedWeights"/>, converted once: read
+    /// from that file (our layout: no transposes or tie check to redo) when it is there and fits the config read now,
+    /// else imported and written there for next time (atomically; a cache that cannot be written is only not used).
+    /// </summary>
+    public static Captioner Load(string dir, string? convertedWeights)
+    {
+        if (convertedWeights is not null && File.Exists(convertedWeights))
+        {
+            try
+            {
+                return Checkpoint.LoadWeights(ReadConfig(dir), convertedWeights);
+            }
+            catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException)
+            {
+                File.Delete(convertedWeights); // from another version of the config, or damaged: converted again below
+            }
+        }
+        var model = Import(dir).Model;
+        if (convertedWeights is not null)
+        {
+            try { Checkpoint.SaveWeights(model, convertedWeights); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // read-only: convert at every load
+        }
+        return model;
     }
 
     /// <summary>The name/shape mapping, without tensors.</summary>
@@ -39,7 +72,8 @@ public static class HfImporter
 
     private static ModelConfig ReadConfig(string dir, List<string> notes)
     {
-        if (!Directory.Exists(dir)) throw new FileNotFoundException($"Checkpoint directory not found: {dir}", dir);
+        if (CheckpointFormats.Detect(dir) != CheckpointFormat.HfVisionEncoderDecoder) // refuses other kinds of models in one line
+            throw new InvalidDataException($"{Path.Combine(dir, "config.json")}: a CaptionService checkpoint already, not a Hugging Face one: load it as it is");
         var json = JsonFile.Read(Path.Combine(dir, "config.json"));
         var enc = json.Child("encoder") ?? throw json.Error("encoder", "is missing: not a VisionEncoderDecoder config");
         var dec = json.Child("decoder") ?? throw json.Error("decoder", "is missing: not a VisionEncoderDecoder config");
@@ -76,38 +110,15 @@ public static class HfImporter
             PadTokenId = Id("pad_token_id") ?? eos ?? config.PadTokenId,
         };
         config = ApplyPreprocessor(config, dir, notes);
+        config = config with { Decoding = HfGeneration.Read(dir, json, notes) };
+        Gpt2Vocabulary.Check(dir, config.VocabSize, json.Path, notes);
 
         var errors = config.Validate().ToList();
         if (errors.Count > 0) throw new InvalidDataException($"{json.Path}: the model config it describes is invalid: {string.Join("; ", errors)}");
         return config;
     }
 
-    /// <summary>Mean, std and the resize target; the size must be the encoder's image size.</summary>
-    private static ModelConfig ApplyPreprocessor(ModelConfig config, string dir, List<string> notes)
-    {
-        var path = Path.Combine(dir, PreprocessorFileName);
-        if (!File.Exists(path))
-        {
-            notes.Add($"{PreprocessorFileName} absent: image mean/std {string.Join(", ", config.ImageMean)} / {string.Join(", ", config.ImageStd)} assumed");
-            return config;
-        }
-        var pre = JsonFile.Read(path);
-        if (pre.Bool("do_normalize") == false) config = config with { ImageMean = [0f, 0f, 0f], ImageStd = [1f, 1f, 1f] };
-        else config = config with { ImageMean = pre.Floats("image_mean") ?? config.ImageMean, ImageStd = pre.Floats("image_std") ?? config.ImageStd };
-
-        int? size = pre.Raw("size") switch
-        {
-            null => null,
-            { ValueKind: System.Text.Json.JsonValueKind.Number } => pre.Int("size"),
-            { ValueKind: System.Text.Json.JsonValueKind.Object } => pre.Child("size") is { } s
-                ? s.Int("height") is int h && s.Int("width") is int w
-                    ? h == w ? h : throw pre.Error("size", $"is {h}x{w}; only square images are supported")
-                    : s.Int("shortest_edge") ?? throw pre.Error("size", "needs height and width, or shortest_edge")
-                : null,
-            _ => throw pre.Error("size", "must be an integer or an object"),
-        };
-        if (size is int px && px != config.ImageSize)
-            throw pre.Error("size", $"({px}) differs from the encoder's image_size ({config.ImageSize})");
-        return config;
-    }
+    /// <summary>The image processor's steps, mean and std (<see cref="HfImageProcessor"/>); they must end at the encoder's image size.</summary>
+    private static ModelConfig ApplyPreprocessor(ModelConfig config, string dir, List<string> notes) =>
+        HfImageProcessor.Apply(config, Path.Combine(dir, PreprocessorFileName), notes);
 }

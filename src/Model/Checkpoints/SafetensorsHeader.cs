@@ -1,11 +1,13 @@
 using System.Text.Json;
+using static TorchSharp.torch;
 
 namespace CaptionService.Model.Checkpoints;
 
 /// <summary>The JSON header of a safetensors file: name -> dtype, shape and byte range.</summary>
 internal static class SafetensorsHeader
 {
-    public readonly record struct Entry(string DType, long[] Shape);
+    /// <param name="Offset">where the tensor's bytes start, from the beginning of the file</param>
+    public readonly record struct Entry(string DType, long[] Shape, long Offset);
 
     private static readonly Dictionary<string, int> ElementSizes = new()
     {
@@ -19,6 +21,21 @@ internal static class SafetensorsHeader
         ["I8"] = 1,
         ["U8"] = 1,
         ["BOOL"] = 1,
+    };
+
+    public static ScalarType ScalarTypeOf(string dtype) => dtype switch
+    {
+        "F64" => ScalarType.Float64,
+        "F32" => ScalarType.Float32,
+        "F16" => ScalarType.Float16,
+        "BF16" => ScalarType.BFloat16,
+        "I64" => ScalarType.Int64,
+        "I32" => ScalarType.Int32,
+        "I16" => ScalarType.Int16,
+        "I8" => ScalarType.Int8,
+        "U8" => ScalarType.Byte,
+        "BOOL" => ScalarType.Bool,
+        _ => throw new InvalidDataException($"safetensors dtype {dtype} is not supported"),
     };
 
     public static Dictionary<string, Entry> Read(string path)
@@ -50,7 +67,7 @@ internal static class SafetensorsHeader
                 if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] - offsets[0] != bytes || offsets[1] > dataLength)
                     throw new InvalidDataException($"{path}: tensor '{property.Name}' has byte range [{string.Join(", ", offsets)}], " +
                         $"which does not fit its shape {Shapes.Format(shape)} {dtype} or the file (truncated?)");
-                entries[property.Name] = new Entry(dtype, shape);
+                entries[property.Name] = new Entry(dtype, shape, 8 + (long)headerLength + offsets[0]);
             }
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)

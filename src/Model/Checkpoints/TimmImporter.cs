@@ -23,10 +23,13 @@ public static partial class TimmImporter
     /// <param name="vit">a timm ViT weights file, or a folder holding one</param>
     /// <param name="gpt2">a GPT-2 folder (<c>model.safetensors</c> or <c>pytorch_model.bin</c>, optional <c>config.json</c>) or weights file</param>
     /// <param name="baseConfig">everything not read from the sources (default <see cref="Presets.VitB16Gpt2"/>)</param>
-    public static ImportResult Import(string vit, string gpt2, ModelConfig? baseConfig = null)
+    /// <param name="transform">the preprocessing recorded: the seed's (default) or the ViT's own eval transform,
+    /// both from the <c>pretrained_cfg</c> of the <c>config.json</c> beside the ViT weights (<see cref="TimmPretrainedCfg"/>)</param>
+    public static ImportResult Import(string vit, string gpt2, ModelConfig? baseConfig = null, TimmTransform transform = TimmTransform.Seed)
     {
         var (vitFile, gptFile) = (WeightSource.Find(vit), WeightSource.Find(gpt2));
         var gptConfig = Path.Combine(Directory.Exists(gpt2) ? gpt2 : Path.GetDirectoryName(Path.GetFullPath(gptFile))!, "config.json");
+        var vitConfig = Path.Combine(Directory.Exists(vit) ? vit : Path.GetDirectoryName(Path.GetFullPath(vitFile))!, "config.json");
         var vitTensors = WeightSource.Load(vitFile);
         Dictionary<string, Tensor> gptTensors;
         try
@@ -39,9 +42,12 @@ public static partial class TimmImporter
             throw;
         }
         var (vitShapes, gptShapes) = (WeightSource.ShapesOf(vitTensors), WeightSource.ShapesOf(gptTensors));
+        var notes = new List<string>();
         return WeightCopier.BuildAndCopy([vitTensors, gptTensors],
-            () => ConfigFor(vitShapes, gptShapes, baseConfig ?? Presets.VitB16Gpt2, File.Exists(gptConfig) ? gptConfig : null, vitFile, gptFile),
-            (config, shapes) => Plan(vitShapes, gptShapes, config, shapes, vitFile, gptFile));
+            () => TimmPretrainedCfg.Apply(
+                ConfigFor(vitShapes, gptShapes, baseConfig ?? Presets.VitB16Gpt2, File.Exists(gptConfig) ? gptConfig : null, vitFile, gptFile),
+                File.Exists(vitConfig) && vitConfig != gptConfig ? vitConfig : null, transform, notes),
+            (config, shapes) => Plan(vitShapes, gptShapes, config, shapes, vitFile, gptFile), notes);
     }
 
     /// <summary>The model config: ViT sizes from the timm tensors, GPT-2 sizes from its config.json or tensors.</summary>

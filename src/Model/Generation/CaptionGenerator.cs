@@ -27,6 +27,8 @@ public sealed class CaptionGenerator(Captioner model)
             using var batch = new DecodingBatch(model, groups[0].MaxNewTokens);
             batch.Admit(pixels, groups);
             while (!batch.IsEmpty) batch.Step();
+            if (groups.FirstOrDefault(g => g.Error is not null) is { } failed)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed.Error!);
             return groups.Select(g => g.Result).ToList();
         }
         finally

@@ -12,7 +12,7 @@ public abstract class DecodingGroup : IDisposable
     protected DecodingGroup(ModelConfig config, DecodingOptions options)
     {
         var errors = options.Validate().ToList();
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        if (errors.Count > 0) throw new DecodingOptionsException(errors);
         Config = config;
         Options = options;
         MaxNewTokens = Math.Min(options.MaxNewTokens, config.MaxPositions - 1);
@@ -40,12 +40,26 @@ public abstract class DecodingGroup : IDisposable
     /// <summary>Steps taken so far (= tokens generated per row).</summary>
     public int Steps { get; private set; }
 
+    /// <summary>True once the caption has left the batch: finished, or failed (<see cref="Error"/>).</summary>
     public bool IsDone { get; protected set; }
 
-    /// <summary>The caption, once <see cref="IsDone"/>.</summary>
+    /// <summary>Why the caption failed, once it has; null while it runs and once it succeeded.</summary>
+    public Exception? Error { get; private set; }
+
+    /// <summary>The caption, once <see cref="IsDone"/> without an <see cref="Error"/>.</summary>
     public abstract GeneratedSequence Result { get; }
 
     internal void Join() => Rows = InitialRows;
+
+    /// <summary>Ends the caption with <paramref name="error"/> instead of a result; the batch then drops its rows.</summary>
+    internal void Fail(Exception error)
+    {
+        Error ??= error;
+        IsDone = true;
+    }
+
+    /// <summary>Its rows have left the batch.</summary>
+    internal void Leave() => Rows = 0;
 
     /// <summary>One step for this group's rows.</summary>
     /// <param name="logits">[Rows, V] fp32 next-token logits of its rows, a view it may change in place</param>

@@ -34,17 +34,29 @@ public sealed class KvCache : IDisposable
         if (capacity > decoder.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(capacity), $"a cache of {capacity} positions exceeds the model's max_positions ({decoder.MaxPositions})");
         Capacity = capacity;
+        // Everything is made inside a scope of its own and detached only once all of it exists: a
+        // failure part-way (out of memory) leaves nothing behind.
+        using var scope = NewDisposeScope();
         var cross = decoder.CrossKeysValues(encoderStates);
-        CrossKeys = cross.Select(kv => kv.Keys.contiguous().DetachFromDisposeScope()).ToArray();
-        CrossValues = cross.Select(kv => kv.Values.contiguous().DetachFromDisposeScope()).ToArray();
+        CrossKeys = cross.Select(kv => kv.Keys.contiguous()).ToArray();
+        CrossValues = cross.Select(kv => kv.Values.contiguous()).ToArray();
         var (b, d) = (CrossKeys[0].shape[0], CrossKeys[0].shape[3]);
         var like = CrossKeys[0];
         // Zeros, not empty(): a masked position gets attention weight 0, and 0 x NaN (uninitialized
         // memory) would still poison the row (seen: a caption of token 0 repeated).
-        keys = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
-        values = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope()).ToArray();
+        keys = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device)).ToArray();
+        values = cross.Select(_ => zeros(b, heads, capacity, d, dtype: like.dtype, device: like.device)).ToArray();
         lengths = new long[b];
-        Positions = zeros(b, dtype: ScalarType.Int64, device: like.device).DetachFromDisposeScope();
+        Positions = zeros(b, dtype: ScalarType.Int64, device: like.device);
+        foreach (var t in Owned()) t.DetachFromDisposeScope();
+    }
+
+    /// <summary>A cache made of tensors that are already its own (<see cref="SplitOff"/>).</summary>
+    private KvCache(Tensor[] keys, Tensor[] values, Tensor[] crossKeys, Tensor[] crossValues, long[] lengths, int capacity)
+    {
+        (this.keys, this.values, CrossKeys, CrossValues, this.lengths, Capacity) = (keys, values, crossKeys, crossValues, lengths, capacity);
+        Positions = tensor(lengths, device: keys[0].device).DetachFromDisposeScope();
+        RebuildMask();
     }
 
     /// <summary>Writes one new key/value per sequence at its own position and returns the cached
@@ -97,23 +109,63 @@ public sealed class KvCache : IDisposable
 
     /// <summary>Adds <paramref name="other"/>'s sequences after this cache's rows (continuous
     /// batching: newcomers join a running batch at their own position). <paramref name="other"/>
-    /// is emptied into this one and disposed.</summary>
+    /// is emptied into this one and disposed. All or nothing: when it throws (out of memory), this
+    /// cache is as it was and <paramref name="other"/> is untouched.</summary>
     public void Join(KvCache other)
     {
         if (other.Capacity != Capacity || other.keys.Length != keys.Length)
             throw new ArgumentException($"cannot join a cache of {other.keys.Length} blocks x {other.Capacity} positions to one of {keys.Length} x {Capacity}");
-        for (int i = 0; i < keys.Length; i++)
+        long rows = BatchSize;
+        Tensor[][] own = [keys, values, CrossKeys, CrossValues], theirs = [other.keys, other.values, other.CrossKeys, other.CrossValues];
+        int joined = 0;  // tensors joined so far, in the order below
+        try
         {
-            Swap(ref keys[i], cat([keys[i], other.keys[i]], 0));
-            Swap(ref values[i], cat([values[i], other.values[i]], 0));
-            Swap(ref CrossKeys[i], cat([CrossKeys[i], other.CrossKeys[i]], 0));
-            Swap(ref CrossValues[i], cat([CrossValues[i], other.CrossValues[i]], 0));
+            for (; joined < own.Length * keys.Length; joined++)
+            {
+                var (part, i) = (joined / keys.Length, joined % keys.Length);
+                Swap(ref own[part][i], cat([own[part][i], theirs[part][i]], 0));
+            }
+            var positions = Positions;
+            Positions = cat([positions, other.Positions], 0).DetachFromDisposeScope();
+            positions.Dispose();
+        }
+        catch
+        {
+            // Back to this cache's own rows: the first rows of every joined tensor.
+            for (int j = 0; j < joined; j++)
+            {
+                var (part, i) = (j / keys.Length, j % keys.Length);
+                Swap(ref own[part][i], own[part][i].narrow(0, 0, rows));
+            }
+            throw;
         }
         lengths = [.. lengths, .. other.lengths];
-        var positions = Positions;
-        Positions = cat([positions, other.Positions], 0).DetachFromDisposeScope();
-        positions.Dispose();
         other.Dispose();
+        RebuildMask();
+    }
+
+    /// <summary>Moves the rows from <paramref name="firstRow"/> on into a cache of their own (this one
+    /// keeps the rows before it): a batch steps its two halves apart to find which rows make a step fail.</summary>
+    internal KvCache SplitOff(int firstRow)
+    {
+        int rest = BatchSize - firstRow;
+        if (firstRow < 1 || rest < 1) throw new ArgumentOutOfRangeException(nameof(firstRow), $"cannot split {BatchSize} rows at {firstRow}");
+        Tensor[] Tail(Tensor[] parts) => parts.Select(t => t.narrow(0, firstRow, rest).clone().DetachFromDisposeScope()).ToArray();
+        var other = new KvCache(Tail(keys), Tail(values), Tail(CrossKeys), Tail(CrossValues), lengths[firstRow..], Capacity);
+        foreach (var parts in new[] { keys, values, CrossKeys, CrossValues })
+            for (int i = 0; i < parts.Length; i++) Swap(ref parts[i], parts[i].narrow(0, 0, firstRow));
+        Rewind(lengths[..firstRow]);
+        return other;
+    }
+
+    /// <summary>Back to the given lengths (those before a step that failed part-way): the keys and
+    /// values a failed step wrote past them are never read, and the retried step writes over them.</summary>
+    internal void Rewind(long[] before)
+    {
+        lengths = before.ToArray();
+        var positions = Positions;
+        Positions = tensor(lengths, device: positions.device).DetachFromDisposeScope();
+        positions.Dispose();
         RebuildMask();
     }
 
@@ -136,12 +188,13 @@ public sealed class KvCache : IDisposable
         old.Dispose();
     }
 
+    private IEnumerable<Tensor> Owned() => keys.Concat(values).Concat(CrossKeys).Concat(CrossValues).Append(Positions);
+
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
-        foreach (var t in keys.Concat(values).Concat(CrossKeys).Concat(CrossValues)) t.Dispose();
-        Positions.Dispose();
+        foreach (var t in Owned()) t.Dispose();
         Mask?.Dispose();
     }
 }

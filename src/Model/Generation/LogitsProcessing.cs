@@ -48,8 +48,10 @@ internal static class LogitsProcessing
         {
             var (sorted, order) = logits.sort(dim: -1, descending: true);
             var probs = sorted.softmax(-1);
-            // Drop a token when the tokens before it already reach top_p (the first always stays).
+            // Drop a token when the tokens before it already reach top_p. The first always stays, also
+            // when top_p rounds to 0 in float32 (1e-300 would otherwise drop every token).
             var drop = probs.cumsum(-1).sub(probs).AtLeastMask(o.TopP);
+            drop.narrow(-1, 0, 1).FillInPlace(0);
             var dropInPlace = zeros_like(drop).scatter(-1, order, drop);
             logits = logits.MaskedFill(dropInPlace, double.NegativeInfinity);
         }

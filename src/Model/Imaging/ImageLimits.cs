@@ -28,4 +28,5 @@ public sealed record ImageLimits
 /// <param name="Width">Stored width in pixels, before any EXIF rotation.</param>
 /// <param name="Height">Stored height in pixels, before any EXIF rotation.</param>
 /// <param name="Bytes">Encoded size.</param>
-public sealed record ImageInfo(string Format, int Width, int Height, long Bytes);
+/// <param name="Rotated">Its EXIF orientation turns it by 90 degrees (decoding then copies it once more).</param>
+public sealed record ImageInfo(string Format, int Width, int Height, long Bytes, bool Rotated = false);

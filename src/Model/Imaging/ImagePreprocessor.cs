@@ -7,6 +7,7 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using TorchSharp;
@@ -14,39 +15,27 @@ using TorchSharp;
 namespace CaptionService.Model.Imaging;
 
 /// <summary>
-/// Encoded image -> checked header -> decoded first frame, EXIF-oriented, RGB -> S x S (bicubic,
-/// aspect ratio not kept, like the HF ViT processor) -> normalized float CHW -> NCHW batch tensor.
-/// Thread-safe: one instance can serve concurrent requests.
+/// Encoded image -> checked header -> decoded first frame, EXIF-oriented, RGB -> the config's
+/// preprocessing (<see cref="ImageTransform"/>: resize, crop, rescale, normalize to S x S float CHW)
+/// -> NCHW batch tensor. Thread-safe: one instance can serve concurrent requests.
 /// </summary>
 public sealed class ImagePreprocessor
 {
     private readonly Configuration _imageSharp;
-    private readonly float[][] _lut; // [channel][byte value] -> normalized value
 
     public ImagePreprocessor(ModelConfig config, ImageLimits? limits = null)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        if (config.ImageSize < 1) throw new ArgumentException($"image_size must be positive (got {config.ImageSize})");
-        if (config.ImageMean.Length != 3 || config.ImageStd.Length != 3 || config.ImageStd.Any(s => !(s > 0)))
-            throw new ArgumentException("image_mean and image_std must have 3 values each, std positive");
-
+        Transform = new ImageTransform(config); // checks size, mean, std and the preprocessing steps
         ImageSize = config.ImageSize;
         Limits = (limits ?? ImageLimits.Default).EnsureValid();
         _imageSharp = CreateConfiguration(Limits);
-
-        // Per channel c: x = (v / 255 - mean[c]) / std[c], v the 8-bit sample. Only 256 inputs are
-        // possible, so tabulate them (mean = std = 0.5 maps 0..255 onto -1..1).
-        _lut = new float[3][];
-        for (int c = 0; c < 3; c++)
-        {
-            _lut[c] = new float[256];
-            for (int v = 0; v < 256; v++)
-                _lut[c][v] = (v / 255f - config.ImageMean[c]) / config.ImageStd[c];
-        }
     }
 
     /// <summary>Side of the square the network sees.</summary>
     public int ImageSize { get; }
+
+    /// <summary>The config's resize, crop, rescale and normalization.</summary>
+    public ImageTransform Transform { get; }
 
     public ImageLimits Limits { get; }
 
@@ -67,10 +56,14 @@ public sealed class ImagePreprocessor
         configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
 
         // 16 bytes per pixel covers the widest buffer a decoder makes (e.g. Rgba64, float planes).
+        // No pool: ImageSharp would keep up to an eighth of the machine's memory of freed image
+        // buffers for reuse (a burst of large uploads left the service gigabytes larger for minutes).
+        // Without it, buffers over 1 MB are their own allocations, returned to the system when freed.
         long limitMb = Math.Max(64, limits.MaxPixels * 16 / (1024 * 1024));
         configuration.MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions
         {
             AllocationLimitMegabytes = (int)Math.Min(int.MaxValue, limitMb),
+            MaximumPoolSizeMegabytes = 0,
         });
         return configuration;
     }
@@ -85,22 +78,52 @@ public sealed class ImagePreprocessor
     public ImageInfo Identify(byte[] data)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (data.Length == 0)
-            throw new ImageRejectedException(ImageRejectReason.Empty, "The image is empty (0 bytes).");
-        if (data.Length > Limits.MaxBytes)
-            throw TooLarge(data.Length);
+        CheckLength(data.Length);
+        return Identify(data.Length, () => Image.DetectFormat(_imageSharp, data), () => Image.DetectFormat(data),
+            () => Image.Identify(_imageSharp, data, out _));
+    }
 
-        IImageFormat? format = Image.DetectFormat(_imageSharp, data);
+    /// <summary>As <see cref="Identify(byte[])"/>, reading only as much of a seekable
+    /// <paramref name="stream"/> as the header takes (from its position, which is restored): an
+    /// upload buffered on disk is checked without being read into memory. Other streams are read
+    /// whole, at most <see cref="ImageLimits.MaxBytes"/>.</summary>
+    public ImageInfo Identify(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek) return Identify(ReadBounded(stream));
+        long start = stream.Position, length = stream.Length - start;
+        CheckLength(length);
+        T At<T>(Func<T> read)
+        {
+            stream.Position = start;
+            try { return read(); }
+            finally { stream.Position = start; }
+        }
+        return Identify(length, () => At(() => Image.DetectFormat(_imageSharp, stream)), () => At(() => Image.DetectFormat(stream)),
+            () => At(() => Image.Identify(_imageSharp, stream, out _)));
+    }
+
+    private void CheckLength(long length)
+    {
+        if (length == 0)
+            throw new ImageRejectedException(ImageRejectReason.Empty, "The image is empty (0 bytes).");
+        if (length > Limits.MaxBytes)
+            throw TooLarge(length);
+    }
+
+    private ImageInfo Identify(long length, Func<IImageFormat?> detect, Func<IImageFormat?> detectAny, Func<IImageInfo?> identify)
+    {
+        IImageFormat? format = detect();
         if (format is null)
         {
             // Name the format when ImageSharp knows it but we do not take it (TIFF, TGA, PBM...).
-            var known = Image.DetectFormat(data);
+            var known = detectAny();
             throw new ImageRejectedException(ImageRejectReason.UnsupportedFormat, known is null
                 ? "Not a recognised image; send JPEG, PNG, WebP, BMP or GIF."
                 : $"{known.Name} images are not supported; send JPEG, PNG, WebP, BMP or GIF.");
         }
 
-        IImageInfo? info = Guard(format.Name, () => Image.Identify(_imageSharp, data, out _));
+        IImageInfo? info = Guard(format.Name, identify);
         if (info is null)
             throw new ImageRejectedException(ImageRejectReason.UnsupportedFormat, $"Could not read the {format.Name} header.");
         if (info.Width < 1 || info.Height < 1)
@@ -111,21 +134,23 @@ public sealed class ImagePreprocessor
             throw new ImageRejectedException(ImageRejectReason.TooManyPixels,
                 $"The image is {info.Width} x {info.Height} = {pixels:N0} pixels; at most {Limits.MaxPixels:N0} are accepted.");
 
-        return new ImageInfo(format.Name.ToUpperInvariant(), info.Width, info.Height, data.Length);
+        // EXIF orientations 5-8 turn the image by 90 degrees: decoding copies it once more (DecodeCost).
+        bool rotated = info.Metadata?.ExifProfile?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8;
+        return new ImageInfo(format.Name.ToUpperInvariant(), info.Width, info.Height, length, rotated);
     }
-
-    /// <summary>Reads at most <see cref="ImageLimits.MaxBytes"/> from <paramref name="stream"/>, then as <see cref="Identify(byte[])"/>.</summary>
-    public ImageInfo Identify(Stream stream) => Identify(ReadBounded(stream));
 
     // ---------------- Decoding ----------------
 
     /// <summary>
-    /// Checks the header (<see cref="Identify(byte[])"/>), then decodes the first frame, applies the
-    /// EXIF orientation and drops any alpha. The caller owns (disposes) the result.
+    /// Checks the header (<see cref="Identify(byte[])"/>) and the file's structure end to end
+    /// (<see cref="ImageIntegrity"/>: a truncated file is refused, not decoded with grey where its
+    /// end was), then decodes the first frame, applies the EXIF orientation and drops any alpha. The
+    /// caller owns (disposes) the result.
     /// </summary>
     public Image<Rgb24> Decode(byte[] data)
     {
         var info = Identify(data);
+        ImageIntegrity.Check(info.Format, data);
         return Guard(info.Format, () =>
         {
             var image = Image.Load<Rgb24>(_imageSharp, data);
@@ -149,42 +174,10 @@ public sealed class ImagePreprocessor
     // ---------------- To numbers ----------------
 
     /// <summary>
-    /// One decoded image (left unchanged) -> <c>float[3 * S * S]</c>, channel-major (CHW), normalized.
-    /// Resizes to S x S with bicubic unless it already is; only the root frame is read.
+    /// One decoded image (left unchanged) -> <c>float[3 * S * S]</c>, channel-major (CHW), normalized,
+    /// through the config's preprocessing (<see cref="Transform"/>); only the root frame is read.
     /// </summary>
-    public float[] ToChw(Image<Rgb24> image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        int s = ImageSize;
-        var sized = image.Width == s && image.Height == s
-            ? image
-            : image.Clone(x => x.Resize(s, s, KnownResamplers.Bicubic));
-        try
-        {
-            var chw = new float[3 * s * s];
-            int plane = s * s;
-            float[] r = _lut[0], g = _lut[1], b = _lut[2];
-            sized.ProcessPixelRows(rows =>
-            {
-                for (int y = 0; y < s; y++)
-                {
-                    var row = rows.GetRowSpan(y);
-                    for (int x = 0; x < s; x++)
-                    {
-                        int i = y * s + x; // offset inside one channel plane
-                        chw[i] = r[row[x].R];
-                        chw[plane + i] = g[row[x].G];
-                        chw[2 * plane + i] = b[row[x].B];
-                    }
-                }
-            });
-            return chw;
-        }
-        finally
-        {
-            if (!ReferenceEquals(sized, image)) sized.Dispose();
-        }
-    }
+    public float[] ToChw(Image<Rgb24> image) => Transform.ToChw(image);
 
     /// <summary>Encoded bytes -> checked, decoded, normalized CHW floats.</summary>
     public float[] ToChw(byte[] data)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Training.Bench;
 
@@ -23,7 +24,7 @@ internal static class BenchCommand
         var seedCaptions = new Option<int>("--seed-captions") { Description = "Captions decoded the seed's way per preset (seconds each at full size; 0: skip)", DefaultValueFactory = _ => 3 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (auto: CUDA when present)", DefaultValueFactory = _ => "auto" };
         var dtypes = new Option<string>("--dtypes") { Description = "Precisions to compare with fp32 (always measured): bf16, fp16 (CUDA), and NAME-mixed for float32 norms and residual stream", DefaultValueFactory = _ => "bf16,bf16-mixed" };
-        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Trained checkpoint for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-shapes)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Trained checkpoint (a directory or hf:OWNER/NAME) for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-shapes)" };
         var agreementImages = new Option<int>("--agreement-images") { Description = "Synthetic test images for the agreement", DefaultValueFactory = _ => 300 };
         var budget = new Option<double>("--memory-budget") { Description = "Memory budget in GiB for the largest-batch estimate", DefaultValueFactory = _ => 8 };
         var leak = new Option<int>("--leak-captions") { Description = "Captions for the steady-state leak check (0: skip)", DefaultValueFactory = _ => 1000 };
@@ -37,6 +38,7 @@ internal static class BenchCommand
         {
             presets, tokens, batches, repeats, warmup, seedCaptions, device, dtypes, checkpoint, agreementImages, budget, leak, outFile, initSeed, tuneMalloc, threads, matmulSizes, quick,
         };
+        command.Subcommands.Add(Resize());
         command.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;
@@ -50,7 +52,9 @@ internal static class BenchCommand
             var precisions = result.GetValue(dtypes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(BenchPrecision.Parse).ToList();
             foreach (var p in precisions) TorchRuntime.CheckSupported(dev, p.DType == TorchSharp.torch.ScalarType.Float16 ? Precision.Fp16 : Precision.Bf16);
-            var ckpt = result.GetValue(checkpoint)?.FullName ?? DefaultCheckpoint();
+            var ckpt = result.GetValue(checkpoint) is { } given
+                ? HubModels.Resolve(given, ModelPurpose.Captioner, result.InvocationConfiguration.Error).Directory
+                : DefaultCheckpoint();
             if (ckpt is not null && !File.Exists(Path.Combine(ckpt, "config.json")))
                 throw new CliException($"--checkpoint {ckpt}: no config.json there");
             var settings = new BenchSettings
@@ -80,6 +84,39 @@ internal static class BenchCommand
             {
                 report.WriteInto(target);
                 output.WriteLine($"wrote {Path.GetFullPath(target)}");
+            }
+        });
+        return command;
+    }
+
+    /// <summary><c>captioner bench resize</c>: the Pillow-exact resize against the old ImageSharp bicubic (<see cref="ResizeBench"/>).</summary>
+    private static Command Resize()
+    {
+        var sizes = new Option<string>("--sizes") { Description = "Picture sizes WxH, comma-separated", DefaultValueFactory = _ => "150x97,640x480,1600x1200,4000x3000" };
+        var target = new Option<int>("--target") { Description = "Square output size", DefaultValueFactory = _ => 224 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 15 };
+        var outFile = new Option<FileInfo?>("--out") { Description = "Markdown file whose 'resize' section is replaced (default docs/benchmarks.md; '-' for none)" };
+        var command = new Command("resize", "Time the Pillow-exact resize against the old ImageSharp bicubic") { sizes, target, repeats, outFile };
+        command.SetAction(result =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var parsed = result.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(text =>
+            {
+                var parts = text.Split('x');
+                if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int w) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int h) || w < 1 || h < 1)
+                    throw new CliException($"--sizes: '{text}' is not WIDTHxHEIGHT");
+                return (w, h);
+            }).ToList();
+            if (parsed.Count == 0) throw new CliException("--sizes: give at least one size");
+            int side = result.GetValue(target);
+            if (side < 1) throw new CliException($"--target must be positive (got {side})");
+            var report = ResizeBench.Run(parsed, side, Math.Max(1, result.GetValue(repeats)),
+                "captioner " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).DefaultIfEmpty("bench resize")), output);
+            var file = result.GetValue(outFile)?.ToString() ?? Path.Combine(RepositoryRoot() ?? ".", "docs", "benchmarks.md");
+            if (file != "-")
+            {
+                report.WriteInto(file);
+                output.WriteLine($"wrote {Path.GetFullPath(file)}");
             }
         });
         return command;

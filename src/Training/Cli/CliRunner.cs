@@ -1,3 +1,4 @@
+using CaptionService.Hub;
 using System.CommandLine;
 
 namespace CaptionService.Training.Cli;
@@ -31,7 +32,8 @@ internal static class CliRunner
                 Error = error,
             });
         }
-        catch (Exception e) when (e is CliException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+        catch (Exception e) when (e is CliException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+                                       or HubException or FormatException)
         {
             error.WriteLine($"error: {e.Message}");
             return 2;

@@ -102,10 +102,11 @@ internal static class EvaluateCommand
     }
 
     /// <summary>The run's splits: the file given, else <c>splits.json</c> beside the checkpoint or above it.</summary>
-    private static (RunSplits Splits, string Path)? FindRun(FileInfo? file, DirectoryInfo? checkpoint)
+    /// <summary>The run that trained the checkpoint: --splits, else splits.json beside a local checkpoint (a Hub model has none).</summary>
+    private static (RunSplits Splits, string Path)? FindRun(FileInfo? file, string? checkpoint)
     {
         if (file is not null)
             return file.Exists ? (RunSplits.Load(file.FullName), file.FullName) : throw new CliException($"--splits: {file.FullName} not found");
-        return checkpoint is { Exists: true } ? RunSplits.Find(checkpoint.FullName) : null;
+        return checkpoint is not null && Directory.Exists(checkpoint) ? RunSplits.Find(Path.GetFullPath(checkpoint)) : null;
     }
 }

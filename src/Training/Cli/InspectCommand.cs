@@ -21,6 +21,9 @@ internal static class InspectCommand
             output.WriteLine($"encoder_layout: {Json(c.EncoderLayout)}");
             output.WriteLine($"cross_attention_mode: {Json(c.CrossAttention)}");
             output.WriteLine($"image: {c.ImageSize}x{c.ImageSize}, patch {c.PatchSize}, {c.NumPatches + 1} tokens");
+            var steps = c.EffectivePreprocessing;
+            output.WriteLine($"preprocessing: {steps.Source}");
+            foreach (var step in steps.Describe(c.ImageSize, c.ImageMean, c.ImageStd)) output.WriteLine($"  {step}");
             output.WriteLine($"encoder_blocks: {c.EncoderLayers} x width {c.EncoderWidth}, {c.EncoderHeads} heads");
             output.WriteLine($"decoder_blocks: {c.DecoderLayers} x width {c.DecoderWidth}, {c.DecoderHeads} heads, vocab {c.VocabSize}, {c.MaxPositions} positions");
             output.WriteLine($"encoder: {counts.Encoder}");
@@ -29,6 +32,7 @@ internal static class InspectCommand
             output.WriteLine($"total: {counts.Total}");
             output.WriteLine($"dtype: {TorchRuntime.Name(captioner.DType)}");
             output.WriteLine($"device: {captioner.Device}");
+            output.WriteLine($"mkl_intel_path: {MklIntelPath.Status}");
         });
         return command;
     }

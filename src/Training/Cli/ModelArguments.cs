@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
 using TorchSharp;
@@ -9,11 +10,14 @@ namespace CaptionService.Training.Cli;
 /// and where it runs.</summary>
 internal sealed class ModelArguments
 {
-    public Option<DirectoryInfo?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint directory (config.json + model.safetensors)" };
+    public Option<string?> Checkpoint { get; } = new("--checkpoint")
+    {
+        Description = "Checkpoint directory (ours, or an HF ViT-GPT2 VisionEncoderDecoder folder), or hf:OWNER/NAME[@REVISION] on the Hugging Face Hub",
+    };
     public Option<string?> Preset { get; } = new("--preset") { Description = $"Random weights of a preset instead: {string.Join(", ", Presets.All.Keys)}" };
     public Option<long> Seed { get; } = new("--init-seed") { Description = "Seed for --preset's random weights", DefaultValueFactory = _ => 0 };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
-    public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA) or fp16 (CUDA)", DefaultValueFactory = _ => "fp32" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "fp32, bf16 (CPU or CUDA), fp16 (CUDA), or auto (bf16 where the hardware computes it natively, else fp32; fp16 on older GPUs)", DefaultValueFactory = _ => "fp32" };
     public Option<bool> Mixed { get; } = new("--mixed-precision")
     {
         Description = "With bf16/fp16: the linear layers and the LM head in that dtype, norms, embeddings and residual stream in fp32 (false: the whole model)",
@@ -34,20 +38,20 @@ internal sealed class ModelArguments
     /// <summary>Builds or loads the model on the chosen device and precision, in eval mode.</summary>
     public (Captioner Model, string Source) Load(ParseResult result, bool place = true)
     {
-        var dir = result.GetValue(Checkpoint);
+        var reference = result.GetValue(Checkpoint);
         var preset = result.GetValue(Preset);
-        if ((dir is null) == (preset is null))
-            throw new CliException("give exactly one of --checkpoint DIR or --preset NAME");
+        if ((reference is null) == (preset is null))
+            throw new CliException("give exactly one of --checkpoint DIR|hf:OWNER/NAME or --preset NAME");
         var device = place ? TorchRuntime.ResolveDevice(result.GetValue(Device)!) : torch.CPU;
-        var precision = place ? TorchRuntime.ParsePrecision(result.GetValue(DType)!) : Precision.Fp32;
-        TorchRuntime.CheckSupported(device, precision);
+        var precision = place ? TorchRuntime.ResolvePrecision(result.GetValue(DType)!, device).Precision : Precision.Fp32;
         var dtype = TorchRuntime.ScalarTypeOf(precision);
         Captioner model;
         string source;
-        if (dir is not null)
+        if (reference is not null)
         {
-            model = Model.Checkpoints.Checkpoint.Load(dir.FullName, device);
-            source = dir.FullName;
+            var resolved = HubModels.Resolve(reference, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
+            model = Model.Checkpoints.Checkpoint.Load(resolved.Directory, device, convertedWeights: resolved.ConvertedWeights);
+            source = HubModels.Describe(resolved);
         }
         else
         {

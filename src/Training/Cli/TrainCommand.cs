@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CaptionService.Hub;
 using CaptionService.Model;
 using CaptionService.Model.Checkpoints;
 using CaptionService.Model.Imaging;
@@ -21,7 +22,7 @@ internal static class TrainCommand
     {
         var data = new Option<FileInfo?>("--data") { Description = "Training annotations (COCO, Karpathy, Flickr token/CSV, CSV, JSONL)" };
         var valData = new Option<FileInfo?>("--val-data") { Description = "Validation annotations; default: the data's own 'val' split, else its split by image" };
-        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Start from this checkpoint (from init or import-pretrained)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Start from this checkpoint (from init or import-pretrained, an HF ViT-GPT2 folder, or hf:OWNER/NAME[@REVISION])" };
         var preset = new Option<string?>("--preset") { Description = $"Start from random weights of a preset: {string.Join(", ", Presets.All.Keys)}" };
         var resume = new Option<DirectoryInfo?>("--resume") { Description = "Continue the run in this output folder exactly where it stopped" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (last/, best/, splits.json, metrics.csv, metrics.json, curves.png)" };
@@ -81,8 +82,12 @@ internal static class TrainCommand
             else
             {
                 var (dir, name) = (result.GetValue(checkpoint), result.GetValue(preset));
-                if ((dir is null) == (name is null)) throw new CliException("give exactly one of --checkpoint DIR, --preset NAME or --resume DIR");
-                if (dir is not null) model = Checkpoint.Load(dir.FullName, dev);
+                if ((dir is null) == (name is null)) throw new CliException("give exactly one of --checkpoint DIR|hf:OWNER/NAME, --preset NAME or --resume DIR");
+                if (dir is not null)
+                {
+                    var resolved = HubModels.Resolve(dir, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
+                    model = Checkpoint.Load(resolved.Directory, dev, convertedWeights: resolved.ConvertedWeights);
+                }
                 else
                 {
                     torch.manual_seed(result.GetValue(seed) ?? 0);
@@ -146,6 +151,8 @@ internal static class TrainCommand
                     $" (split by image: val {options.Split.ValFraction:P0}, test {options.Split.TestFraction:P0}, seed {options.Split.Seed})"))
                 + $"; recorded in {Path.Combine(outDir, RunSplits.FileName)}");
             outWriter.WriteLine($"samples per epoch: {trainLoader.Samples} ({(options.Captions == CaptionSampling.One ? "each image once, one of its captions" : "every caption")})");
+            // The starting checkpoint's transform (a preset's: the seed's), which the saved checkpoints record for serving.
+            outWriter.WriteLine($"preprocessing: {model.Config.EffectivePreprocessing.Source}");
 
             ITrainingReporter reporter = ReferenceEquals(outWriter, Console.Out) && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
                 ? new ProgressBarReporter()

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CaptionService.Model.Checkpoints;
+using CaptionService.Model.Imaging;
 
 namespace CaptionService.Model.Tests.Checkpoints;
 
@@ -65,7 +66,11 @@ public class FullSizeImportTests(FullSizeShapes models) : IClassFixture<FullSize
             patch: 16, vocab: 50257, positions: 1024, endToken: 50256));
         TestFiles.Json(dir[HfImporter.PreprocessorFileName], TestFiles.Preprocessor(JsonValue.Create(224)));
         var config = HfImporter.ReadConfig(dir.Path);
-        Assert.Equal((Presets.HfVitGpt2 with { EncoderLayerNormEps = 1e-12 }).ToJson(), config.ToJson());
+        // No generation settings in the file: transformers' defaults (max_length 20 counts the start token; top_k 50).
+        var decoding = new DecodingOptions { MaxNewTokens = 19, TopK = 50 };
+        Assert.Equal((Presets.HfVitGpt2 with { EncoderLayerNormEps = 1e-12, Decoding = decoding, Preprocessing = config.Preprocessing }).ToJson(), config.ToJson());
+        var steps = config.Preprocessing!; // nlpconnect's processor: 224 x 224, Pillow's bilinear, no crop, 1/255
+        Assert.Equal((ResizeTarget.Square(224), ResampleFilter.Bilinear, null, 1 / 255.0), (steps.Resize, steps.Resample, steps.CenterCrop, steps.RescaleFactor));
 
         var source = SourceKeys.HfVitGpt2();
         var model = models.Of(Presets.HfVitGpt2);

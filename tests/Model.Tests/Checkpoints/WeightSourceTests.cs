@@ -55,4 +55,50 @@ public class WeightSourceTests
         TestFiles.Save(dir["two/model.safetensors"], new Dictionary<string, Tensor> { ["a"] = ones(1) });
         Assert.Equal(dir["two/model.safetensors"], WeightSource.Find(Path.Combine(dir.Path, "two")));
     }
+
+    [Fact]
+    public void A_reader_reads_tensor_by_tensor_from_both_formats_and_from_stored_zip_entries_as_torch_save_writes_them()
+    {
+        using var dir = new TempDir();
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["a"] = arange(6, dtype: float32).view(2, 3),
+            ["b"] = ones(4, dtype: bfloat16),
+            ["c"] = arange(12, dtype: float32).view(3, 4).t(), // stored with its strides
+        };
+        TestFiles.Save(dir["w.safetensors"], tensors);
+        TestFiles.Save(dir["deflated.bin"], tensors);
+        Restore(dir["deflated.bin"], dir["stored.bin"]);
+        foreach (var name in new[] { "w.safetensors", "deflated.bin", "stored.bin" })
+        {
+            using var reader = WeightReader.Open(dir[name]);
+            Assert.Equal([4L, 3], reader.Shapes["c"]);
+            foreach (var (key, expected) in tensors)
+            {
+                using var read = reader.Read(key);
+                Assert.Equal(expected.dtype, read.dtype);
+                Assert.True(CheckpointTests.Same(expected, read), $"{name}: {key}");
+            }
+            // Straight into a parameter's memory, except from a compressed entry (its length is unknown before reading).
+            using var again = WeightReader.Open(dir[name]); // a pickle's tensors are read once each
+            using var target = zeros(2, 3);
+            Assert.Equal(name != "deflated.bin", again.TryReadInto("a", target));
+            if (name != "deflated.bin") Assert.True(CheckpointTests.Same(tensors["a"], target), name);
+            using var other = zeros(4, dtype: float32);
+            Assert.False(again.TryReadInto("b", other)); // another dtype goes through Read
+        }
+    }
+
+    /// <summary>Rewrites a zip with every entry stored (no compression), as torch.save writes checkpoints.</summary>
+    private static void Restore(string from, string to)
+    {
+        using var source = System.IO.Compression.ZipFile.OpenRead(from);
+        using var target = System.IO.Compression.ZipFile.Open(to, System.IO.Compression.ZipArchiveMode.Create);
+        foreach (var entry in source.Entries)
+        {
+            using var read = entry.Open();
+            using var write = target.CreateEntry(entry.FullName, System.IO.Compression.CompressionLevel.NoCompression).Open();
+            read.CopyTo(write);
+        }
+    }
 }

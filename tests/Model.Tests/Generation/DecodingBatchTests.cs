@@ -103,7 +103,7 @@ public class DecodingBatchTests
         var model = Tiny();
         using var pixels = Pixels(Presets.Tiny, 1, 1);
         using var batch = new DecodingBatch(model, capacity: 8);
-        var e = Assert.Throws<ArgumentException>(() => batch.Admit(pixels, [DecodingGroup.For(model.Config, Greedy with { MaxNewTokens = 9 })]));
+        var e = Assert.Throws<DecodingOptionsException>(() => batch.Admit(pixels, [DecodingGroup.For(model.Config, Greedy with { MaxNewTokens = 9 })]));
         Assert.Contains("capacity of 8", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecodingBatch(model, capacity: model.Config.MaxPositions));
     }

@@ -204,7 +204,7 @@ public class GenerationTests
     {
         var generator = new CaptionGenerator(Tiny());
         using var pixels = Pixels(Presets.Tiny, 1, 1);
-        var e = Assert.Throws<ArgumentException>(() => generator.Generate(pixels, Greedy with { TopP = 1.5 }));
+        var e = Assert.Throws<DecodingOptionsException>(() => generator.Generate(pixels, Greedy with { TopP = 1.5 }));
         Assert.Contains("top_p", e.Message);
     }
 }

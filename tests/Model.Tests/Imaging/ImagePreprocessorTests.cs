@@ -130,7 +130,7 @@ public class ImagePreprocessorTests
         var png = Encode(stored, new PngEncoder());
 
         var preprocessor = Preprocessor(4);
-        Assert.Equal(new ImageInfo("PNG", 4, 2, png.Length), preprocessor.Identify(png));
+        Assert.Equal(new ImageInfo("PNG", 4, 2, png.Length, Rotated: true), preprocessor.Identify(png));
 
         using var shown = preprocessor.Decode(png);
         Assert.Equal((2, 4), (shown.Width, shown.Height));
