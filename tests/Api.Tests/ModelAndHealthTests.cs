@@ -38,17 +38,16 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(counts.CrossAttention, p.GetProperty("cross_attention").GetInt64());
         Assert.Equal(counts.Total, p.GetProperty("total").GetInt64());
 
-        // The config as a checkpoint's config.json spells it: the tiny preset's, written before checkpoints
-        // recorded their preprocessing (so it has none).
+        // The config as a checkpoint's config.json spells it: the small preset's, with the seed's preprocessing
+        // recorded by training.
         var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal((Presets.Tiny with { Preprocessing = null }).ToJson(), config.ToJson());
+        Assert.Equal(Presets.Small.ToJson(), config.ToJson());
 
-        // ... and so it gets the legacy steps it was trained with, which /model spells out.
+        // ... which /model spells out.
         var preprocessing = model.GetProperty("preprocessing");
-        Assert.StartsWith("none recorded", preprocessing.GetProperty("source").GetString());
-        Assert.Equal("imagesharp-bicubic", preprocessing.GetProperty("settings").GetProperty("resample").GetString());
+        Assert.StartsWith("seed: resize to the input size (bicubic)", preprocessing.GetProperty("source").GetString());
         var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
-        Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
+        Assert.Contains("resize to 96 x 96 with Pillow's bicubic (8-bit result)", steps);
         Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
         Assert.False(model.TryGetProperty("hub", out _));
     }
@@ -58,7 +57,7 @@ public class ModelAndHealthTests(ApiFixture api)
     {
         var model = await Http.Json(await api.Client.GetAsync("/model"));
         Assert.Equal(ModelNotice.Demo, model.GetProperty("notice").GetString());
-        Assert.Contains("coloured circles, squares and triangles", ModelNotice.Demo);
+        Assert.Contains("coloured circles, squares, triangles, stars, crosses and rings", ModelNotice.Demo);
         Assert.Contains("Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning", ModelNotice.Demo);
 
         var caption = await Http.Json(await api.Client.PostAsync("/captions", Http.Form(Images.Png(16, 16), ("max_tokens", "2"))));
