@@ -26,28 +26,28 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(reason, model.GetProperty("dtype_reason").GetString());
         Assert.StartsWith(MklIntelPath.IsOn ? "on (" : "off: ", model.GetProperty("mkl_intel_path").GetString());
         var limits = model.GetProperty("limits");
-        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the demo model's 64 positions
+        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());
         Assert.Equal(ApiFixture.MaxUploadBytes, limits.GetProperty("max_upload_bytes").GetInt64());
 
-        // The demo checkpoint is the small preset, trained.
-        var counts = new Captioner(Presets.Small).CountParameters();
+        var counts = new Captioner(Presets.Tiny).CountParameters();
         var p = model.GetProperty("parameters");
         Assert.Equal(counts.Encoder, p.GetProperty("encoder").GetInt64());
         Assert.Equal(counts.Decoder, p.GetProperty("decoder").GetInt64());
         Assert.Equal(counts.CrossAttention, p.GetProperty("cross_attention").GetInt64());
         Assert.Equal(counts.Total, p.GetProperty("total").GetInt64());
 
-        // The config as a checkpoint's config.json spells it: the small preset's, with the seed's preprocessing
-        // recorded by training.
+        // The config as a checkpoint's config.json spells it: the tiny preset's, written before checkpoints
+        // recorded their preprocessing (so it has none).
         var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal(Presets.Small.ToJson(), config.ToJson());
+        Assert.Equal((Presets.Tiny with { Preprocessing = null }).ToJson(), config.ToJson());
 
-        // ... which /model spells out.
+        // ... and so it gets the legacy steps it was trained with, which /model spells out.
         var preprocessing = model.GetProperty("preprocessing");
-        Assert.StartsWith("seed: resize to the input size (bicubic)", preprocessing.GetProperty("source").GetString());
+        Assert.StartsWith("none recorded", preprocessing.GetProperty("source").GetString());
+        Assert.Equal("imagesharp-bicubic", preprocessing.GetProperty("settings").GetProperty("resample").GetString());
         var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
-        Assert.Contains("resize to 96 x 96 with Pillow's bicubic (8-bit result)", steps);
+        Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
         Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
         Assert.False(model.TryGetProperty("hub", out _));
     }
@@ -57,7 +57,7 @@ public class ModelAndHealthTests(ApiFixture api)
     {
         var model = await Http.Json(await api.Client.GetAsync("/model"));
         Assert.Equal(ModelNotice.Demo, model.GetProperty("notice").GetString());
-        Assert.Contains("coloured circles, squares, triangles, stars, crosses and rings", ModelNotice.Demo);
+        Assert.Contains("coloured circles, squares and triangles", ModelNotice.Demo);
         Assert.Contains("Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning", ModelNotice.Demo);
 
         var caption = await Http.Json(await api.Client.PostAsync("/captions", Http.Form(Images.Png(16, 16), ("max_tokens", "2"))));

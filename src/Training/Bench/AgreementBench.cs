@@ -8,8 +8,8 @@ namespace CaptionService.Training.Bench;
 
 /// <summary>
 /// How often a lower precision gives the same greedy caption as fp32: a trained checkpoint (default:
-/// the demo, <c>small</c> trained on synthetic shapes) captions the test split of the seed-1,
-/// 24000-image, 96 px synthetic set it was made with (the images it was evaluated on, rendered in memory) in fp32 and in
+/// the demo checkpoint) captions the test split of the seed-1, 24000-image, 96 px synthetic set that
+/// <c>tools/make-demo-checkpoint.sh</c> trains on (rendered in memory) in fp32 and in
 /// each other precision; captions count as identical when every token is.
 /// </summary>
 public static class AgreementBench
