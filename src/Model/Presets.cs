@@ -40,7 +40,7 @@ public static class Presets
     /// tenth of the image wide spans more than one patch) made by a convolutional stem (three 3 x 3 stride-2
     /// convolutions: a ViT this small does not learn shapes from a linear patch map on a few thousand images),
     /// a 4-block ViT of width 128 and a 4-block GPT-2 of width 64 (full vocabulary) reading the final encoder
-    /// states. About 4.5 M parameters, 18 MB in fp32.
+    /// states. 4,442,240 parameters, 17.8 MB in fp32.
     /// </summary>
     public static ModelConfig Small { get; } = new()
     {
