@@ -34,7 +34,7 @@ COPY src/Training/CaptionService.Training.csproj src/Training/
 RUN dotnet restore src/Api/CaptionService.Api.csproj -r linux-x64 -p:TorchBackend=$TORCH_BACKEND \
  && dotnet restore src/Training/CaptionService.Training.csproj -r linux-x64 -p:TorchBackend=$TORCH_BACKEND
 
-COPY checkpoints/demo-tiny/ checkpoints/demo-tiny/
+COPY checkpoints/demo-shapes/ checkpoints/demo-shapes/
 COPY src/ src/
 # Both apps into one folder: they share the model library and libtorch (one copy of each).
 RUN dotnet publish src/Api/CaptionService.Api.csproj -c Release --no-restore -r linux-x64 --self-contained false -p:TorchBackend=$TORCH_BACKEND -o "$APP_DIR"
@@ -60,7 +60,7 @@ COPY --from=build /app ./
 COPY --chmod=0755 deploy/docker/healthcheck deploy/docker/captioner /usr/local/bin/
 # Checkpoints live on a volume at /models (Captioner__Checkpoint=/models/NAME, or hf:OWNER/NAME into
 # /models/huggingface); with none set the service answers with the built-in demo checkpoint in
-# /app/checkpoints/demo-tiny.
+# /app/checkpoints/demo-shapes.
 RUN mkdir -p /models && chown "$APP_UID:$APP_UID" /models
 VOLUME /models
 # The non-root user of the .NET images (uid 1654).

@@ -1684,7 +1684,7 @@ namespace CaptionService.Client
     {
 
         /// <summary>
-        /// OWNER/NAME for a Hugging Face Hub model, else the checkpoint directory's name ("demo-tiny" for the built-in one).
+        /// OWNER/NAME for a Hugging Face Hub model, else the checkpoint directory's name ("demo-shapes" for the built-in one).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("id")]
         public string? Id { get; set; } = default!;

@@ -54,10 +54,18 @@ public sealed class Captioner : NamedModule
     /// <param name="pixels">[B, 3, S, S]</param>
     /// <param name="tokens">[B, T] start token + caption</param>
     /// <param name="labels">[B, T] caption + end token, <paramref name="ignoreIndex"/> on padding</param>
-    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64)
+    /// <param name="positions">optional [N] int64: the flat indices (b * T + t) of the label positions that are not
+    /// padding, made on the host; the LM head then runs on those N positions only (padding is about a third of a
+    /// batch of short captions), with the same result</param>
+    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64, Tensor? positions = null)
     {
         var hidden = decoder.Features(tokens, encoder.forward(pixels)).flatten(0, 1);     // [B*T, C]
         var targets = labels.flatten();                                                   // [B*T]
+        if (positions is not null)
+        {
+            hidden = hidden.index_select(0, positions);                                   // [N, C]
+            targets = targets.index_select(0, positions);                                 // [N]
+        }
         var total = zeros(1, dtype: ScalarType.Float32, device: hidden.device);
         for (long start = 0; start < targets.shape[0]; start += chunk)
         {
@@ -156,7 +164,9 @@ public sealed class Captioner : NamedModule
 
     /// <summary>GPT-2's init for the decoder (normal 0.02, residual projections scaled by
     /// 1/sqrt(2L), positions 0.01), normal 0.02 for the new cross-attention and the ViT's linear
-    /// layers and tokens, zero biases, unit norms. Pretrained imports overwrite most of it.</summary>
+    /// layers and tokens, 2-D sine-cosine ViT positions (<see cref="SinCosPositions"/>; normal 0.02
+    /// when the width is not a multiple of 4), zero biases, unit norms. Pretrained imports overwrite
+    /// most of it.</summary>
     private void InitializeWeights()
     {
         using var noGrad = no_grad();
@@ -167,6 +177,12 @@ public sealed class Captioner : NamedModule
             if (isNorm) { _ = name.EndsWith(".weight") ? p.FillInPlace(1) : p.zero_(); continue; }
             if (name.EndsWith(".bias")) { p.zero_(); continue; }
             if (name.Contains("patch_embed")) continue; // keep Conv2d's default (Kaiming-uniform) init
+            if ((name.EndsWith("pos_embed") || name.EndsWith("position_embeddings")) && Config.EncoderWidth % 4 == 0)
+            {
+                using var positions = SinCosPositions.Make(Config.ImageSize / Config.PatchSize, Config.EncoderWidth);
+                p.copy_(positions);
+                continue;
+            }
             double std = name.EndsWith(".wpe.weight") ? 0.01
                 : !IsCrossAttention(name) && name.StartsWith("decoder.") && name.EndsWith("c_proj.weight") ? residualStd
                 : 0.02;

@@ -22,6 +22,17 @@ public enum CrossAttentionMode
     Final,
 }
 
+/// <summary>How the ViT turns pixels into patch vectors.</summary>
+public enum PatchStem
+{
+    /// <summary>The ViT's own: one P x P convolution with stride P (a linear map of each patch).</summary>
+    Linear,
+    /// <summary>log2(P) 3 x 3 convolutions of stride 2 with GELU, then a 1 x 1 projection ("Early convolutions help
+    /// transformers see better", Xiao et al. 2021): edges and corners before the first block, which a small ViT
+    /// trained from scratch on a small set does not learn from a linear patch map.</summary>
+    Conv,
+}
+
 /// <summary>
 /// Everything that fixes the network's shapes and behaviour. Serialized as a checkpoint's
 /// <c>config.json</c> (snake_case keys, kebab-case enum values).
@@ -32,6 +43,9 @@ public sealed record ModelConfig
     public EncoderLayout EncoderLayout { get; init; } = EncoderLayout.Timm;
     public int ImageSize { get; init; } = 224;
     public int PatchSize { get; init; } = 16;
+    /// <summary>Written only when not the ViT's own linear map, so every other config.json stays as it was.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public PatchStem PatchStem { get; init; } = PatchStem.Linear;
     public int NumChannels { get; init; } = 3;
     public int EncoderLayers { get; init; } = 12;
     public int EncoderWidth { get; init; } = 768;
@@ -81,6 +95,10 @@ public sealed record ModelConfig
     {
         if (ImageSize <= 0 || PatchSize <= 0 || ImageSize % PatchSize != 0)
             yield return $"image_size ({ImageSize}) must be a positive multiple of patch_size ({PatchSize})";
+        if (PatchStem == PatchStem.Conv && (PatchSize < 2 || (PatchSize & (PatchSize - 1)) != 0))
+            yield return $"patch_stem 'conv' needs a patch_size that is a power of 2 (got {PatchSize})";
+        if (PatchStem == PatchStem.Conv && EncoderLayout != EncoderLayout.Timm)
+            yield return "patch_stem 'conv' is for the timm layout (models trained from scratch)";
         if (NumChannels != 3) yield return $"num_channels must be 3 (got {NumChannels})";
         if (EncoderLayers < 1) yield return $"encoder_layers must be at least 1 (got {EncoderLayers})";
         if (DecoderLayers < 1) yield return $"decoder_layers must be at least 1 (got {DecoderLayers})";

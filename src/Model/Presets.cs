@@ -35,11 +35,43 @@ public static class Presets
         Decoding = new DecodingOptions { MaxNewTokens = 20 },
     };
 
+    /// <summary>
+    /// From scratch on a small custom set, on a CPU: 96 px images in 8 px patches (a 12 x 12 grid, so a shape a
+    /// tenth of the image wide spans more than one patch) made by a convolutional stem (three 3 x 3 stride-2
+    /// convolutions: a ViT this small does not learn shapes from a linear patch map on a few thousand images),
+    /// a 4-block ViT of width 128 and a 4-block GPT-2 of width 64 (full vocabulary) reading the final encoder
+    /// states. 4,442,240 parameters, 17.8 MB in fp32.
+    /// </summary>
+    public static ModelConfig Small { get; } = new()
+    {
+        ImageSize = 96,
+        PatchSize = 8,
+        PatchStem = PatchStem.Conv,
+        EncoderLayers = 4,
+        EncoderWidth = 128,
+        EncoderHeads = 4,
+        EncoderMlpWidth = 512,
+        DecoderLayers = 4,
+        DecoderWidth = 64,
+        DecoderHeads = 4,
+        DecoderMlpWidth = 256,
+        CrossAttention = CrossAttentionMode.Final,
+        MaxPositions = 64,
+        Preprocessing = PreprocessingConfig.Seed(ResampleFilter.Bicubic),
+        // Small sets underfit before they overfit: no dropout (augmentation and more images regularize).
+        EmbeddingDropout = 0,
+        AttentionDropout = 0,
+        ResidualDropout = 0,
+        MlpDropout = 0,
+        Decoding = new DecodingOptions { MaxNewTokens = 24 },
+    };
+
     public static IReadOnlyDictionary<string, ModelConfig> All { get; } = new Dictionary<string, ModelConfig>
     {
         ["vit-b16-gpt2"] = VitB16Gpt2,
         ["hf-vit-gpt2"] = HfVitGpt2,
         ["tiny"] = Tiny,
+        ["small"] = Small,
     };
 
     public static ModelConfig Get(string name) =>

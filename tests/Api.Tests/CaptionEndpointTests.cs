@@ -24,7 +24,7 @@ public class CaptionEndpointTests(ApiFixture api)
 
         Assert.Equal(JsonValueKind.String, answer.GetProperty("caption").ValueKind);
         Assert.False(string.IsNullOrWhiteSpace(answer.GetProperty("caption").GetString()));
-        Assert.Equal("demo-tiny", answer.GetProperty("model").GetProperty("id").GetString());
+        Assert.Equal("demo-shapes", answer.GetProperty("model").GetProperty("id").GetString());
 
         // No fields: the checkpoint's defaults (Presets.Tiny: greedy, 20 tokens).
         var decoding = answer.GetProperty("decoding");

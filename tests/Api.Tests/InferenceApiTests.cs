@@ -52,7 +52,7 @@ public class InferenceApiTests(ApiFixture api)
     {
         var expected = await Caption();
         Assert.Equal(expected, await GeneratedText(await api.Client.PostAsync("/", Raw(Picture))));
-        Assert.Equal(expected, await GeneratedText(await api.Client.PostAsync("/models/demo-tiny", Raw(Picture))));
+        Assert.Equal(expected, await GeneratedText(await api.Client.PostAsync("/models/demo-shapes", Raw(Picture))));
         Assert.Equal(expected, await GeneratedText(await api.Client.PostAsync("/", Raw(Picture, "application/octet-stream"))));
         var untyped = new ByteArrayContent(Picture); // a client that names no type: the bytes say what they are
         Assert.Equal(expected, await GeneratedText(await api.Client.PostAsync("/", untyped)));
@@ -67,7 +67,7 @@ public class InferenceApiTests(ApiFixture api)
         Assert.Equal(await Caption(("max_tokens", "3")),
             await GeneratedText(await api.Client.PostAsync("/", Json(new { inputs = base64, parameters = new { max_new_tokens = 3 } }))));
         Assert.Equal(await Caption(("decoding", "sample"), ("seed", "7"), ("temperature", "1.5"), ("top_k", "5")),
-            await GeneratedText(await api.Client.PostAsync("/models/demo-tiny", Json(new
+            await GeneratedText(await api.Client.PostAsync("/models/demo-shapes", Json(new
             {
                 inputs = "data:image/png;base64," + base64,
                 parameters = new { generation_parameters = new { do_sample = true, seed = 7, temperature = 1.5, top_k = 5 } },
@@ -82,7 +82,7 @@ public class InferenceApiTests(ApiFixture api)
     public async Task Another_model_id_is_404_naming_the_one_served()
     {
         var problem = await AssertProblem(await api.Client.PostAsync("/models/nlpconnect/vit-gpt2-image-captioning", Raw(Picture)),
-            HttpStatusCode.NotFound, "serves 'demo-tiny'", "nlpconnect/vit-gpt2-image-captioning");
+            HttpStatusCode.NotFound, "serves 'demo-shapes'", "nlpconnect/vit-gpt2-image-captioning");
         Assert.Equal("unknown-model", problem.GetProperty("reason").GetString());
     }
 
@@ -154,12 +154,12 @@ public class InferenceAccessTests
         var client = await factory.ReadyClientAsync();
 
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Post("/", bearer: Key))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Post("/models/demo-tiny", key: Key))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Post("/models/demo-shapes", key: Key))).StatusCode);
         var request = new HttpRequestMessage(HttpMethod.Post, "/captions") { Content = Http.Form(Images.Png(16, 16)) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Key);
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
 
-        foreach (var refused in new[] { Post("/"), Post("/", bearer: "hf_wrong0123456789abcdef"), Post("/models/demo-tiny", key: Key + "x") })
+        foreach (var refused in new[] { Post("/"), Post("/", bearer: "hf_wrong0123456789abcdef"), Post("/models/demo-shapes", key: Key + "x") })
         {
             var response = await client.SendAsync(refused);
             var problem = await Http.AssertProblem(response, HttpStatusCode.Unauthorized);

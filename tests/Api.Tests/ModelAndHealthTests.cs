@@ -14,7 +14,7 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var model = await Http.Json(response);
 
-        Assert.Equal("demo-tiny", model.GetProperty("id").GetString());
+        Assert.Equal("demo-shapes", model.GetProperty("id").GetString());
         // No filesystem path, anywhere in the answer.
         Assert.False(model.TryGetProperty("checkpoint", out _));
         Assert.DoesNotContain(AppContext.BaseDirectory.TrimEnd('/'), model.GetRawText());
@@ -68,7 +68,7 @@ public class ModelAndHealthTests(ApiFixture api)
 
         var swagger = await Http.Json(await api.Client.GetAsync("/swagger/v1/swagger.json"));
         var description = swagger.GetProperty("info").GetProperty("description").GetString()!;
-        Assert.Contains("serving the built-in demo checkpoint (demo-tiny). " + ModelNotice.Demo, description);
+        Assert.Contains("serving the built-in demo checkpoint (demo-shapes). " + ModelNotice.Demo, description);
 
         var page = await api.Client.GetStringAsync("/");
         Assert.Contains("id=\"model-notice\"", page); // filled from /model's notice (tests/Deploy.Tests drives it in a browser)

@@ -45,7 +45,7 @@ public class DockerfileTests
         Assert.True(Ignore.Excludes("artifacts/test.log"));
         Assert.False(Ignore.Excludes("src/Api/Program.cs"));
         Assert.False(Ignore.Excludes("src/Api/wwwroot/index.html"));
-        Assert.False(Ignore.Excludes("checkpoints/demo-tiny/model.safetensors"));
+        Assert.False(Ignore.Excludes("checkpoints/demo-shapes/model.safetensors"));
     }
 
     [Fact]

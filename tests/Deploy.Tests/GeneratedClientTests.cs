@@ -21,7 +21,7 @@ public class GeneratedClientTests
             decoding: Decoding.Beam, max_tokens: 5, temperature: null, top_k: null, top_p: null, seed: null, num_beams: 3, length_penalty: null, no_repeat_ngram_size: null);
         Assert.Equal(await ByHand(service.Http, ("decoding", "beam"), ("max_tokens", "5"), ("num_beams", "3")), caption.Caption);
         Assert.Equal(3, caption.Decoding!.Num_beams);
-        Assert.Equal("demo-tiny", caption.Model!.Id);
+        Assert.Equal("demo-shapes", caption.Model!.Id);
         Assert.Equal(5, caption.Decoding.Max_tokens);
 
         var text = await client.ImageToTextAsync(new InferenceRequest
@@ -30,7 +30,7 @@ public class GeneratedClientTests
             Parameters = new ImageToTextParameters { Max_new_tokens = 3, Num_beams = 2 },
         });
         Assert.Equal(await ByHand(service.Http, ("max_tokens", "3"), ("decoding", "beam"), ("num_beams", "2")), text.Generated_text);
-        Assert.Equal("demo-tiny", (await client.GetModelAsync()).Id);
+        Assert.Equal("demo-shapes", (await client.GetModelAsync()).Id);
 
         var refused = await Assert.ThrowsAsync<ApiException<ProblemDetails>>(() => client.CreateCaptionAsync(
             new FileParameter(new MemoryStream([1, 2, 3]), "bad.png", "image/png"), null, null, null, null, null, null, null, null, null));

@@ -63,12 +63,12 @@ public class HuggingFaceClientTests
 
         var plain = await PostCaptions(service.Http);
         Assert.Equal(plain, Caption(await Client(service.BaseUrl, "raw", Key)));
-        Assert.Equal(plain, Caption(await Client(service.BaseUrl + "/models/demo-tiny", "raw", Key)));
+        Assert.Equal(plain, Caption(await Client(service.BaseUrl + "/models/demo-shapes", "raw", Key)));
         Assert.Equal(plain, Caption(await Client(service.BaseUrl, "json", Key)));
         Assert.Equal(await PostCaptions(service.Http, ("max_tokens", "3")),
             Caption(await Client(service.BaseUrl, "json", Key, """{"max_new_tokens": 3}""")));
         Assert.Equal(await PostCaptions(service.Http, ("decoding", "sample"), ("seed", "5"), ("top_k", "4")),
-            Caption(await Client(service.BaseUrl + "/models/demo-tiny", "json", Key, """{"do_sample": true, "seed": 5, "top_k": 4}""")));
+            Caption(await Client(service.BaseUrl + "/models/demo-shapes", "json", Key, """{"do_sample": true, "seed": 5, "top_k": 4}""")));
 
         var wrong = await Client(service.BaseUrl, "raw", "hf_not-this-services-key");
         Assert.False(wrong.GetProperty("ok").GetBoolean());
@@ -79,7 +79,7 @@ public class HuggingFaceClientTests
         Assert.Contains("Send one of the service's API keys", none.GetProperty("message").GetString());
 
         var otherModel = await Client(service.BaseUrl + "/models/nlpconnect/vit-gpt2-image-captioning", "raw", Key);
-        Assert.Contains("This service serves 'demo-tiny'", otherModel.GetProperty("message").GetString());
+        Assert.Contains("This service serves 'demo-shapes'", otherModel.GetProperty("message").GetString());
     }
 
     [SkippableFact]

@@ -38,7 +38,7 @@ public class SwaggerAuthorizeTests(BrowserFixture web)
 
         var (after, body) = await Execute(operation);
         Assert.True(after.StartsWith("200"), $"{after}: {body}");
-        Assert.Equal("demo-tiny", body.GetProperty("id").GetString());
+        Assert.Equal("demo-shapes", body.GetProperty("id").GetString());
         await page.ScreenshotAsync(new() { Path = Repo.PathOf($"artifacts/swagger-ui-authorize-{scheme}.png"), FullPage = true });
         await page.CloseAsync();
     }

@@ -70,7 +70,7 @@ public class SwaggerUiTests(BrowserFixture web)
         var (status, body) = await Execute(page, operation, "swagger-ui-caption.png");
         Assert.True(status.StartsWith("200"), $"{status}: {body}");
         Assert.Equal(await CaptionOf(RedCircle), body.GetProperty("caption").GetString());
-        Assert.Equal("demo-tiny", body.GetProperty("model").GetProperty("id").GetString());
+        Assert.Equal("demo-shapes", body.GetProperty("model").GetProperty("id").GetString());
         await page.CloseAsync();
     }
 

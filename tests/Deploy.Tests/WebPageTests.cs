@@ -175,7 +175,7 @@ public class WebPageTests(BrowserFixture web)
 
         // Without a key: the model's name (from the readiness answer), and the page asks for a key.
         await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("needs an API key");
-        await Assertions.Expect(page.Locator("#model-name")).ToHaveTextAsync("demo-tiny");
+        await Assertions.Expect(page.Locator("#model-name")).ToHaveTextAsync("demo-shapes");
         Assert.Equal("image/svg+xml", (await page.Locator("link[rel=icon]").GetAttributeAsync("type")));
         Assert.Equal(HttpStatusCode.OK, (await keyed.Http.GetAsync("/favicon.svg")).StatusCode);
         await page.SetInputFilesAsync("#images", Save("red-circle.png", RedCircle));
@@ -186,7 +186,7 @@ public class WebPageTests(BrowserFixture web)
         // With the key: captioned, and the status shows the model's details (GET /model takes the key too).
         await page.FillAsync("#api-key", key);
         await page.Locator("#api-key").DispatchEventAsync("change");
-        await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("Model demo-tiny is ready (cpu");
+        await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("Model demo-shapes is ready (cpu");
         await page.ClickAsync("#caption-button");
         await WaitForCards(page, 1);
         await Assertions.Expect(page.Locator(".card")).ToHaveAttributeAsync("data-state", "done");

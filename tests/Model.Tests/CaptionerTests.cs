@@ -179,4 +179,32 @@ public class CaptionerTests
         e = Assert.Throws<ArgumentException>(() => new Captioner(Presets.Tiny with { DecoderHeads = 5 }));
         Assert.Contains("decoder_heads", e.Message);
     }
+
+    [Fact]
+    public void The_conv_stem_makes_the_same_patch_grid_under_its_own_names_and_is_written_only_when_used()
+    {
+        using var scope = torch.NewDisposeScope();
+        var config = Presets.Small;
+        Assert.Equal(PatchStem.Conv, config.PatchStem);
+        var model = Tiny(config);
+        var shapes = model.named_parameters().Where(p => p.name.StartsWith("encoder.patch_embed."))
+            .ToDictionary(p => p.name, p => p.parameter.shape);
+        // 8 px patches: three 3 x 3 stride-2 convolutions (widths 32, 64, 128) with GELU between, then a 1 x 1 projection.
+        Assert.Equal(new long[] { 32, 3, 3, 3 }, shapes["encoder.patch_embed.stem.0.weight"]);
+        Assert.Equal(new long[] { 64, 32, 3, 3 }, shapes["encoder.patch_embed.stem.2.weight"]);
+        Assert.Equal(new long[] { 128, 64, 3, 3 }, shapes["encoder.patch_embed.stem.4.weight"]);
+        Assert.Equal(new long[] { 128, 128, 1, 1 }, shapes["encoder.patch_embed.proj.weight"]);
+        Assert.Equal(8, shapes.Count);
+
+        using var _ = torch.no_grad();
+        var states = model.Encode(Pixels(config, 2, 1));
+        Assert.Equal(new long[] { 2, 12 * 12 + 1, 128 }, states[^1].shape);
+
+        Assert.Contains("\"patch_stem\": \"conv\"", config.ToJson());
+        Assert.Equal(PatchStem.Conv, ModelConfig.FromJson(config.ToJson()).PatchStem);
+        Assert.DoesNotContain("patch_stem", Presets.Tiny.ToJson()); // every other config.json stays as it was
+
+        var e = Assert.Throws<ArgumentException>(() => new Captioner(config with { PatchSize = 12 }));
+        Assert.Contains("patch_stem 'conv' needs a patch_size that is a power of 2 (got 12)", e.Message);
+    }
 }

@@ -137,7 +137,7 @@ public class CpuKernelsTests
     {
         // In bf16, libtorch's linear layers round their outputs to bf16 where the kernels keep the fp32 sums:
         // a random model's near-tied logits can flip either way, so bf16 is checked on the trained demo model.
-        var reference = precision == "bf16" ? Checkpoint.Load(Path.Combine(RepositoryRoot(), "checkpoints", "demo-tiny")) : Tiny(Presets.Tiny, seed: 12);
+        var reference = precision == "bf16" ? Checkpoint.Load(Path.Combine(RepositoryRoot(), "checkpoints", "demo-shapes")) : Tiny(Presets.Tiny, seed: 12);
         reference.eval();
         var config = reference.Config;
         var onKernels = SameWeights(reference); // not a second Tiny(seed): torch's global generator is shared by tests running at once

@@ -32,7 +32,7 @@ public sealed class BenchCommandTests : IDisposable
         {
             "Raw matmul throughput", "seed's way (re-encode, full recompute)", "| tiny | fp32 | ours (encode once, cached cross K/V, KV cache) | 2 |",
             "| tiny | bf16 | ours (encode once, cached cross K/V, KV cache) | 1 |", "encoder forward", "decode step (cached)",
-            "Lower precision against fp32", "Greedy captions identical to fp32's", "| demo-tiny | bf16 | 4 |",
+            "Lower precision against fp32", "Greedy captions identical to fp32's", "| demo-shapes | bf16 | 4 |",
             "Peak resident memory per batch size", "Live tensors do not grow",
         })
         {

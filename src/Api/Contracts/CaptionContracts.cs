@@ -16,7 +16,7 @@ public sealed record CaptionResponse(string Caption, int Tokens, DecodingUsed De
 /// <summary>Captions of a batch upload, in the order the images were sent.</summary>
 public sealed record BatchCaptionResponse(IReadOnlyList<CaptionResponse> Captions);
 
-/// <param name="Id">OWNER/NAME for a Hugging Face Hub model, else the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
+/// <param name="Id">OWNER/NAME for a Hugging Face Hub model, else the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
 /// <param name="Notice">Only from the built-in demo model: that it knows coloured shapes only, and how to serve a real model.</param>
 public sealed record ModelRef(string Id, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Notice = null);
 

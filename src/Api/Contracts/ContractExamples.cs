@@ -12,7 +12,7 @@ public static class ContractExamples
         "a large red circle in the middle",
         7,
         new DecodingUsed { Strategy = "greedy", MaxTokens = 30, NoRepeatNgramSize = 0 },
-        new ModelRef("demo-tiny", ModelNotice.Demo),
+        new ModelRef("demo-shapes", ModelNotice.Demo),
         new CaptionTimings(Queue: 0.3, Preprocess: 2.1, Encode: 4.6, Decode: 31.8, Total: 39.5));
 
     public static BatchCaptionResponse Batch { get; } = new([
@@ -51,7 +51,7 @@ public static class ContractExamples
             "Invalid request member 'parameters.max_length'", "Unknown parameter 'max_length'; the parameters are max_new_tokens, do_sample, temperature, top_k, top_p, num_beams, length_penalty, no_repeat_ngram_size, seed (also under generation_parameters)."),
         [StatusCodes.Status401Unauthorized] = ApiProblems.Unauthorized(keyGiven: true),
         [StatusCodes.Status404NotFound] = ApiProblem.Of(StatusCodes.Status404NotFound, "Unknown model",
-            "This service serves 'nlpconnect/vit-gpt2-image-captioning' (not 'demo-tiny'): POST /models/nlpconnect/vit-gpt2-image-captioning, or POST /.", "unknown-model"),
+            "This service serves 'nlpconnect/vit-gpt2-image-captioning' (not 'demo-shapes'): POST /models/nlpconnect/vit-gpt2-image-captioning, or POST /.", "unknown-model"),
         [StatusCodes.Status408RequestTimeout] = Problems[StatusCodes.Status408RequestTimeout],
         [StatusCodes.Status413PayloadTooLarge] = Problems[StatusCodes.Status413PayloadTooLarge],
         [StatusCodes.Status415UnsupportedMediaType] = Problems[StatusCodes.Status415UnsupportedMediaType],

@@ -5,7 +5,7 @@ using CaptionService.Model;
 namespace CaptionService.Api.Hosting;
 
 /// <summary>The model the service answers with, and where it came from.</summary>
-/// <param name="Id">Short name reported with every caption: OWNER/NAME for a Hub model, else the checkpoint directory's name ("demo-tiny" for the built-in one).</param>
+/// <param name="Id">Short name reported with every caption: OWNER/NAME for a Hub model, else the checkpoint directory's name ("demo-shapes" for the built-in one).</param>
 /// <param name="Checkpoint">The checkpoint directory's full path (a Hub model's snapshot folder in the cache).</param>
 /// <param name="BuiltIn">True for the built-in demo checkpoint (no Captioner:Checkpoint configured).</param>
 /// <param name="Placement">The device and dtype it runs on, by name, and why that dtype.</param>

@@ -12,8 +12,8 @@ public sealed class CaptionerOptions
 {
     public const string Section = "Captioner";
 
-    /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-tiny).</summary>
-    public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-tiny");
+    /// <summary>Where the built-in demo checkpoint is copied beside the service (from the repository's checkpoints/demo-shapes).</summary>
+    public static string BuiltInCheckpoint => Path.Combine(AppContext.BaseDirectory, "checkpoints", "demo-shapes");
 
     /// <summary>A checkpoint directory (ours, or an HF VisionEncoderDecoder ViT-GPT2 folder), or a model on the Hugging Face
     /// Hub, <c>hf:OWNER/NAME[@REVISION]</c> (downloaded into huggingface_hub's cache on start, then loaded from there);
@@ -97,7 +97,7 @@ public sealed class CaptionerOptions
 
     /// <summary>What is served, in words, for the API description and the logs.</summary>
     public string Describe() => UsesBuiltInModel
-        ? "the built-in demo checkpoint (demo-tiny)"
+        ? "the built-in demo checkpoint (demo-shapes)"
         : UsesHub ? $"{Checkpoint!.Trim()}, from the Hugging Face Hub" : $"the checkpoint {Path.GetFileName(Path.TrimEndingDirectorySeparator(CheckpointDirectory))}";
 
     public ImageLimits ToImageLimits() => new() { MaxBytes = MaxUploadBytes, MaxPixels = MaxPixels };

@@ -24,7 +24,7 @@ internal static class BenchCommand
         var seedCaptions = new Option<int>("--seed-captions") { Description = "Captions decoded the seed's way per preset (seconds each at full size; 0: skip)", DefaultValueFactory = _ => 3 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (auto: CUDA when present)", DefaultValueFactory = _ => "auto" };
         var dtypes = new Option<string>("--dtypes") { Description = "Precisions to compare with fp32 (always measured): bf16, fp16 (CUDA), and NAME-mixed for float32 norms and residual stream", DefaultValueFactory = _ => "bf16,bf16-mixed" };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "Trained checkpoint (a directory or hf:OWNER/NAME) for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-tiny)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Trained checkpoint (a directory or hf:OWNER/NAME) for the fp32-vs-lower-precision caption agreement (default: checkpoints/demo-shapes)" };
         var agreementImages = new Option<int>("--agreement-images") { Description = "Synthetic test images for the agreement", DefaultValueFactory = _ => 300 };
         var budget = new Option<double>("--memory-budget") { Description = "Memory budget in GiB for the largest-batch estimate", DefaultValueFactory = _ => 8 };
         var leak = new Option<int>("--leak-captions") { Description = "Captions for the steady-state leak check (0: skip)", DefaultValueFactory = _ => 1000 };
@@ -148,7 +148,7 @@ internal static class BenchCommand
     private static string? DefaultCheckpoint()
     {
         var root = RepositoryRoot();
-        var dir = root is null ? null : Path.Combine(root, "checkpoints", "demo-tiny");
+        var dir = root is null ? null : Path.Combine(root, "checkpoints", "demo-shapes");
         return dir is not null && File.Exists(Path.Combine(dir, "config.json")) ? dir : null;
     }
 

@@ -51,11 +51,13 @@ internal static class ScoreCommand
                 : CaptionScorer.Score(predicted, scoredReferences);
 
             CaptionScorer.WriteTable(report, output);
+            var scene = SceneErrors.Analyze(predicted.Select(p => (p.Value, coco.Captions[p.Key])));
+            scene?.WriteTable(output);
             if (unpredicted.Count > 0) output.WriteLine($"skipped: {unpredicted.Count} reference images without a prediction");
 
             if (result.GetValue(json) is { } jsonFile)
             {
-                CaptionScorer.WriteJson(report, jsonFile.FullName, asGiven ? CaptionScorer.AsGiven : CaptionScorer.PtbApproximation);
+                CaptionScorer.WriteJson(report, jsonFile.FullName, asGiven ? CaptionScorer.AsGiven : CaptionScorer.PtbApproximation, scene);
                 output.WriteLine($"wrote {jsonFile.FullName}");
             }
 

@@ -3,7 +3,7 @@ using CaptionService.Training.Data.Synthetic;
 
 namespace CaptionService.Training.Cli;
 
-/// <summary><c>captioner synth-data --out DIR --images N --seed S [--size 64]</c>: the coloured-shapes dataset.</summary>
+/// <summary><c>captioner synth-data --out DIR --images N --seed S [--size 96]</c>: the coloured-shapes dataset.</summary>
 internal static class SynthDataCommand
 {
     public static Command Create()
@@ -11,7 +11,7 @@ internal static class SynthDataCommand
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder to write images/ and captions_{train,val,test}.json into", Required = true };
         var images = new Option<int>("--images") { Description = "Number of images (split 80/10/10)", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed: the same seed writes the same files", DefaultValueFactory = _ => 0 };
-        var size = new Option<int>("--size") { Description = "Image side in pixels (16 to 1024)", DefaultValueFactory = _ => 64 };
+        var size = new Option<int>("--size") { Description = "Image side in pixels (16 to 1024)", DefaultValueFactory = _ => SynthData.DefaultImageSize };
         var command = new Command("synth-data", "Write a synthetic dataset of coloured shapes with COCO-format captions") { outDir, images, seed, size };
         command.SetAction(result =>
         {

@@ -6,18 +6,28 @@ namespace CaptionService.Training.Data;
 /// <param name="Split">The file's own split ("train", "val", "test", "restval"...), or null when it has none.</param>
 public sealed record CaptionedImage(string ImageId, string ImagePath, IReadOnlyList<string> Captions, string? Split);
 
-/// <summary>What reading a dataset found besides the images: files that are not there, and so on.</summary>
-/// <param name="CaptionsRead">Every valid caption in the file, including those of images skipped as missing.</param>
-/// <param name="MissingImages">Images whose file is not there (skipped), with a few of their paths as examples.</param>
+/// <summary>What reading a dataset kept and what it skipped, counted separately.</summary>
+/// <param name="CaptionsKept">Captions of the images kept (the dataset's <see cref="CaptionDataset.Images"/>).</param>
+/// <param name="MissingImages">Images whose file is not there (skipped, with their captions), with a few of their paths as examples.</param>
+/// <param name="CaptionsOfMissingImages">Captions of those skipped images.</param>
 /// <param name="SkippedLines">Malformed records skipped under <see cref="DatasetReadOptions.SkipMalformedLines"/>,
 /// with a few "file:line: problem" examples.</param>
-public sealed record DatasetReport(int CaptionsRead, int MissingImages, IReadOnlyList<string> MissingExamples,
-    int SkippedLines = 0, IReadOnlyList<string>? SkippedExamples = null)
+/// <param name="ImageRoot">The folder the image names were resolved against.</param>
+/// <param name="SearchedRoots">The folders looked in to choose it (just the given one with <see cref="DatasetReadOptions.ImageRoot"/>).</param>
+public sealed record DatasetReport(int CaptionsKept, int MissingImages, IReadOnlyList<string> MissingExamples,
+    int SkippedLines = 0, IReadOnlyList<string>? SkippedExamples = null, int CaptionsOfMissingImages = 0,
+    string? ImageRoot = null, IReadOnlyList<string>? SearchedRoots = null)
 {
-    public override string ToString() =>
-        $"{CaptionsRead} captions"
-        + (MissingImages == 0 ? "" : $", {MissingImages} missing image files (e.g. {string.Join(", ", MissingExamples)})")
-        + (SkippedLines == 0 ? "" : $", {SkippedLines} malformed lines skipped (e.g. {string.Join("; ", SkippedExamples ?? [])})");
+    /// <summary>"40000 captions; skipped: 92 images not found under DIR (460 captions; e.g. ...), 3 malformed lines (e.g. ...)".</summary>
+    public override string ToString()
+    {
+        var skipped = new List<string>();
+        if (MissingImages > 0)
+            skipped.Add($"{MissingImages} images not found under {ImageRoot} ({CaptionsOfMissingImages} captions; e.g. {string.Join(", ", MissingExamples)})");
+        if (SkippedLines > 0)
+            skipped.Add($"{SkippedLines} malformed lines (e.g. {string.Join("; ", SkippedExamples ?? [])})");
+        return $"{CaptionsKept} captions" + (skipped.Count == 0 ? "" : "; skipped: " + string.Join(", ", skipped));
+    }
 }
 
 /// <summary>A captioning dataset: images with all their references, in file order.</summary>

@@ -8,13 +8,15 @@ namespace CaptionService.Training.Data;
 /// <param name="Input">[B, T] int64: start token + caption, padded with the pad id</param>
 /// <param name="Labels">[B, T] int64: caption + end token, -100 on padding (ignored by the loss)</param>
 /// <param name="Tokens">Number of label positions that count (not padding).</param>
-public sealed record Batch(Tensor Pixels, Tensor Input, Tensor Labels, int Tokens) : IDisposable
+/// <param name="Positions">[Tokens] int64: their flat indices (b * T + t), so the LM head can skip the padding.</param>
+public sealed record Batch(Tensor Pixels, Tensor Input, Tensor Labels, int Tokens, Tensor Positions) : IDisposable
 {
     public void Dispose()
     {
         Pixels.Dispose();
         Input.Dispose();
         Labels.Dispose();
+        Positions.Dispose();
     }
 }
 
@@ -30,7 +32,7 @@ public static class Collate
         int b = pairs.Count, t = pairs.Max(p => p.Input.Length);
         var input = new long[b * t];
         var labels = new long[b * t];
-        int tokens = 0;
+        var positions = new List<long>(b * t);
         for (int i = 0; i < b; i++)
         {
             var (x, y) = pairs[i];
@@ -40,8 +42,8 @@ public static class Collate
                 bool real = j < x.Length;
                 input[i * t + j] = real ? x[j] : tokenizer.PadId;
                 labels[i * t + j] = real ? y[j] : IgnoreIndex;
+                if (real) positions.Add(i * t + j);
             }
-            tokens += x.Length;
         }
         var pixels = new float[b * 3 * imageSize * imageSize];
         for (int i = 0; i < b; i++) images[i].CopyTo(pixels, i * images[i].Length);
@@ -49,6 +51,7 @@ public static class Collate
             tensor(pixels, [b, 3, imageSize, imageSize]),
             tensor(input, [b, t]),
             tensor(labels, [b, t]),
-            tokens);
+            positions.Count,
+            tensor(positions.ToArray()));
     }
 }

@@ -7,9 +7,20 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace CaptionService.Training.Data;
 
+/// <summary>What one epoch shows of an image with several reference captions.</summary>
+public enum CaptionSampling
+{
+    /// <summary>Every reference caption is a sample (the seed's way): an image is seen once per caption.</summary>
+    Each,
+    /// <summary>Each image is one sample, with one of its captions drawn anew every epoch: the encoder runs once per
+    /// image, not once per caption (about 5 times less work per epoch on COCO-style sets).</summary>
+    One,
+}
+
 /// <param name="Workers">Threads decoding and augmenting images ahead of the model.</param>
 /// <param name="Prefetch">Batches ready and waiting at most (the bounded queue).</param>
-public sealed record LoaderOptions(int BatchSize, int MaxLength, AugmentOptions Augment, int Seed, int Workers = 2, int Prefetch = 4);
+public sealed record LoaderOptions(int BatchSize, int MaxLength, AugmentOptions Augment, int Seed, int Workers = 2, int Prefetch = 4,
+    CaptionSampling Captions = CaptionSampling.Each);
 
 /// <summary>
 /// Turns (image, caption) pairs into padded batches ahead of the training step: a producer
@@ -20,9 +31,10 @@ public sealed record LoaderOptions(int BatchSize, int MaxLength, AugmentOptions 
 public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocessor preprocessor, CaptionTokenizer tokenizer,
     LoaderOptions options, bool train)
 {
-    /// <summary>Every (image, caption) pair: each reference caption is one sample, as in the seed.</summary>
-    private readonly (CaptionedImage Image, string Caption)[] samples =
-        images.SelectMany(i => i.Captions.Select(c => (i, c))).ToArray();
+    /// <summary>(image, caption index): every pair, as in the seed; or each image once (index -1: drawn per epoch).</summary>
+    private readonly (CaptionedImage Image, int Caption)[] samples = options.Captions == CaptionSampling.Each
+        ? images.SelectMany(i => i.Captions.Select((_, c) => (i, c))).ToArray()
+        : images.Select(i => (i, -1)).ToArray();
 
     public int Samples => samples.Length;
     public int BatchesPerEpoch => (samples.Length + options.BatchSize - 1) / options.BatchSize;
@@ -80,10 +92,12 @@ public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocess
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers) }, i =>
         {
             int index = order[start + i];
-            var (image, caption) = samples[index];
+            var (image, which) = samples[index];
+            var rng = new Random(Seed(options.Seed, epoch, start + i));
+            var caption = image.Captions[which >= 0 ? which : rng.Next(image.Captions.Count)];
             using var decoded = Decode(image.ImagePath);
             if (train)
-                caption = Augment.Apply(decoded, caption, options.Augment, new Random(Seed(options.Seed, epoch, start + i)));
+                caption = Augment.Apply(decoded, caption, options.Augment, rng);
             pixels[i] = preprocessor.ToChw(decoded);
             captions[i] = caption;
         });

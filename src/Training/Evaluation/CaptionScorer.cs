@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace CaptionService.Training.Evaluation;
 
 /// <summary>
-/// Scores predicted captions against references with coco-caption's BLEU-1..4, ROUGE-L and CIDEr-D.
+/// Scores predicted captions against references with coco-caption's BLEU-1..4, ROUGE-L and CIDEr-D, and the
+/// exact-match rate: the share of predictions equal to one of their references after the same tokenization.
 /// Given the same tokenized text, the numbers are coco-caption's (to floating-point rounding); the tokenization
 /// itself is <see cref="CaptionTokenization"/>, an approximation of coco-caption's Java PTB tokenizer.
 /// </summary>
@@ -56,9 +57,26 @@ public static class CaptionScorer
         var bleu = Bleu.Score(items);
         var rouge = RougeL.Score(items);
         var cider = CiderD.Score(items);
+        var exact = items.Select(IsExactMatch).ToList();
         var perImage = ids.Select((id, i) => new ImageScore(id, bleu.PerImage[i][0], bleu.PerImage[i][1], bleu.PerImage[i][2],
-            bleu.PerImage[i][3], rouge.PerImage[i], cider.PerImage[i])).ToList();
-        return new ScoreReport(items.Count, bleu.Corpus[0], bleu.Corpus[1], bleu.Corpus[2], bleu.Corpus[3], rouge.Corpus, cider.Corpus, perImage);
+            bleu.PerImage[i][3], rouge.PerImage[i], cider.PerImage[i], exact[i] ? 1 : 0)).ToList();
+        return new ScoreReport(items.Count, bleu.Corpus[0], bleu.Corpus[1], bleu.Corpus[2], bleu.Corpus[3], rouge.Corpus, cider.Corpus, perImage,
+            exact.Count(e => e) / (double)items.Count);
+    }
+
+    /// <summary>The hypothesis is one of the references, token for token (whitespace-separated, as the scorers split).</summary>
+    public static bool IsExactMatch(TokenizedItem item)
+    {
+        var words = TokenizedItem.Words(item.Hypothesis);
+        return item.References.Any(r => TokenizedItem.Words(r).SequenceEqual(words, StringComparer.Ordinal));
+    }
+
+    /// <summary>The share of <paramref name="predictions"/> equal to one of their references after <see cref="CaptionTokenization"/>.</summary>
+    public static double ExactMatchRate(IEnumerable<(string Prediction, IReadOnlyList<string> References)> predictions)
+    {
+        var exact = predictions.Select(p => IsExactMatch(new TokenizedItem(CaptionTokenization.Tokenize(p.Prediction),
+            p.References.Select(CaptionTokenization.Tokenize).ToList()))).ToList();
+        return exact.Count == 0 ? double.NaN : exact.Count(e => e) / (double)exact.Count;
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the ids in one dictionary but not the other.</summary>
@@ -87,12 +105,12 @@ public static class CaptionScorer
     }
 
     /// <summary>
-    /// Writes the report as JSON: <c>{"images": N, "tokenization": ..., "BLEU-1": ..., ..., "CIDEr-D": ...,
-    /// "per_image": [{"image_id": ..., "BLEU-1": ..., ...}]}</c>, full precision, image ids as in
+    /// Writes the report as JSON: <c>{"images": N, "tokenization": ..., "BLEU-1": ..., ..., "CIDEr-D": ..., "exact-match": ...,
+    /// ["scene_errors": {"images": N, "colour": {"images": n, "rate": r}, ...},] "per_image": [{"image_id": ..., "BLEU-1": ..., ...}]}</c>, full precision, image ids as in
     /// <see cref="CocoResults"/> (a number when integral). <paramref name="tokenization"/> says how the captions were
     /// tokenized: <see cref="PtbApproximation"/> or <see cref="AsGiven"/>.
     /// </summary>
-    public static void WriteJson(ScoreReport report, string path, string tokenization = PtbApproximation)
+    public static void WriteJson(ScoreReport report, string path, string tokenization = PtbApproximation, SceneErrors? scene = null)
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -104,6 +122,19 @@ public static class CaptionScorer
         json.WriteNumber("images", report.Images);
         json.WriteString("tokenization", tokenization);
         foreach (var (name, value) in report.Metrics) json.WriteNumber(name, value);
+        if (scene is not null)
+        {
+            json.WriteStartObject("scene_errors");
+            json.WriteNumber("images", scene.Images);
+            foreach (var (name, count) in scene.Counts)
+            {
+                json.WriteStartObject(name);
+                json.WriteNumber("images", count);
+                json.WriteNumber("rate", scene.Rate(count));
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
         json.WriteStartArray("per_image");
         foreach (var image in report.PerImage)
         {
@@ -118,21 +149,22 @@ public static class CaptionScorer
     }
 }
 
-/// <summary>Corpus scores, coco-caption's definitions.</summary>
+/// <summary>Corpus scores, coco-caption's definitions, and the exact-match rate.</summary>
 /// <param name="Images">Images scored.</param>
 /// <param name="PerImage">Every image's scores, in scoring order.</param>
+/// <param name="ExactMatch">Share of predictions equal to one of their references after tokenization.</param>
 public sealed record ScoreReport(int Images, double Bleu1, double Bleu2, double Bleu3, double Bleu4, double RougeL, double CiderD,
-    IReadOnlyList<ImageScore> PerImage)
+    IReadOnlyList<ImageScore> PerImage, double ExactMatch)
 {
-    /// <summary>(name, value) in print order: BLEU-1..4, ROUGE-L, CIDEr-D.</summary>
+    /// <summary>(name, value) in print order: BLEU-1..4, ROUGE-L, CIDEr-D, exact match.</summary>
     public IReadOnlyList<(string Name, double Value)> Metrics =>
-        [("BLEU-1", Bleu1), ("BLEU-2", Bleu2), ("BLEU-3", Bleu3), ("BLEU-4", Bleu4), ("ROUGE-L", RougeL), ("CIDEr-D", CiderD)];
+        [("BLEU-1", Bleu1), ("BLEU-2", Bleu2), ("BLEU-3", Bleu3), ("BLEU-4", Bleu4), ("ROUGE-L", RougeL), ("CIDEr-D", CiderD), ("exact-match", ExactMatch)];
 }
 
-/// <summary>One image's scores. BLEU here is sentence BLEU (the corpus formula on this image alone).</summary>
-public sealed record ImageScore(string ImageId, double Bleu1, double Bleu2, double Bleu3, double Bleu4, double RougeL, double CiderD)
+/// <summary>One image's scores. BLEU here is sentence BLEU (the corpus formula on this image alone); exact match is 1 or 0.</summary>
+public sealed record ImageScore(string ImageId, double Bleu1, double Bleu2, double Bleu3, double Bleu4, double RougeL, double CiderD, double ExactMatch)
 {
     /// <summary>(name, value) in print order.</summary>
     public IReadOnlyList<(string Name, double Value)> Metrics =>
-        [("BLEU-1", Bleu1), ("BLEU-2", Bleu2), ("BLEU-3", Bleu3), ("BLEU-4", Bleu4), ("ROUGE-L", RougeL), ("CIDEr-D", CiderD)];
+        [("BLEU-1", Bleu1), ("BLEU-2", Bleu2), ("BLEU-3", Bleu3), ("BLEU-4", Bleu4), ("ROUGE-L", RougeL), ("CIDEr-D", CiderD), ("exact-match", ExactMatch)];
 }

@@ -7,7 +7,8 @@ public interface ITrainingReporter
 {
     void Message(string text);
     /// <summary>Runs one epoch's batches with a progress display; <paramref name="run"/> calls
-    /// <c>step</c> after each optimizer step with (done, loss, lr, tokens/s).</summary>
+    /// <c>step</c> with (batches done, loss, lr, tokens/s) every few optimizer steps (each call reads the loss
+    /// from the device) and after the epoch's last.</summary>
     void Epoch(int epoch, int epochs, int batches, int alreadyDone, Action<Action<int, double, double, double>> run);
 }
 
@@ -18,11 +19,12 @@ public sealed class TextReporter(TextWriter output, int linesPerEpoch = 4) : ITr
 
     public void Epoch(int epoch, int epochs, int batches, int alreadyDone, Action<Action<int, double, double, double>> run)
     {
-        int every = Math.Max(1, batches / Math.Max(1, linesPerEpoch));
+        int every = Math.Max(1, batches / Math.Max(1, linesPerEpoch)), printed = alreadyDone;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         run((done, loss, lr, tokensPerSecond) =>
         {
-            if (done % every != 0 && done != batches) return;
+            if (done - printed < every && done != batches) return;
+            printed = done;
             double perBatch = watch.Elapsed.TotalSeconds / Math.Max(1, done - alreadyDone);
             output.WriteLine(FormattableString.Invariant(
                 $"epoch {epoch + 1}/{epochs} batch {done}/{batches} loss {loss:F4} lr {lr:E2} {tokensPerSecond:F0} tok/s ETA {TimeSpan.FromSeconds(perBatch * (batches - done)):mm\\:ss}"));

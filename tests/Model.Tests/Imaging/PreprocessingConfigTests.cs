@@ -9,13 +9,6 @@ namespace CaptionService.Model.Tests.Imaging;
 
 public class PreprocessingConfigTests
 {
-    private static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "CaptionService.sln"))) return d.FullName;
-        throw new InvalidOperationException($"No CaptionService.sln above {AppContext.BaseDirectory}");
-    }
-
     private static Image<Rgb24> Picture(int width, int height, int seed)
     {
         var rng = new Random(seed);
@@ -29,10 +22,65 @@ public class PreprocessingConfigTests
 
     // ---------------- Old checkpoints keep their behaviour ----------------
 
+    /// <summary>The config.json of the first demo checkpoint (the tiny preset), written before checkpoints recorded their preprocessing.</summary>
+    private const string OldDemoConfig = @"
+        {
+          ""encoder_layout"": ""timm"",
+          ""image_size"": 32,
+          ""patch_size"": 8,
+          ""num_channels"": 3,
+          ""encoder_layers"": 2,
+          ""encoder_width"": 64,
+          ""encoder_heads"": 4,
+          ""encoder_mlp_width"": 256,
+          ""encoder_layer_norm_eps"": null,
+          ""vocab_size"": 50257,
+          ""max_positions"": 64,
+          ""decoder_layers"": 2,
+          ""decoder_width"": 64,
+          ""decoder_heads"": 4,
+          ""decoder_mlp_width"": 256,
+          ""decoder_layer_norm_eps"": 1E-05,
+          ""cross_attention"": ""interleaved"",
+          ""embedding_dropout"": 0.1,
+          ""attention_dropout"": 0.1,
+          ""residual_dropout"": 0.1,
+          ""mlp_dropout"": 0.1,
+          ""image_mean"": [
+            0.5,
+            0.5,
+            0.5
+          ],
+          ""image_std"": [
+            0.5,
+            0.5,
+            0.5
+          ],
+          ""tokenizer"": ""gpt2"",
+          ""bos_token_id"": 50256,
+          ""eos_token_id"": 50256,
+          ""pad_token_id"": 50256,
+          ""decoding"": {
+            ""strategy"": ""greedy"",
+            ""max_new_tokens"": 20,
+            ""temperature"": 1,
+            ""top_k"": 0,
+            ""top_p"": 1,
+            ""num_beams"": 3,
+            ""length_penalty"": 1,
+            ""no_repeat_ngram_size"": 0,
+            ""seed"": null,
+            ""stop_at_eos"": true
+          }
+        }
+        ";
+
     [Fact]
-    public void The_demo_checkpoint_has_no_section_and_gets_the_legacy_ImageSharp_bicubic()
+    public void A_checkpoint_written_before_the_section_existed_gets_the_legacy_ImageSharp_bicubic()
     {
-        var config = Checkpoint.ReadConfig(Path.Combine(RepositoryRoot(), "checkpoints", "demo-tiny"));
+        using var dir = new TempDir();
+        File.WriteAllText(dir["config.json"], OldDemoConfig);
+        var config = Checkpoint.ReadConfig(dir.Path);
         Assert.Null(config.Preprocessing);
         Assert.Same(PreprocessingConfig.Legacy, config.EffectivePreprocessing);
         Assert.Equal(ResampleFilter.ImageSharpBicubic, config.EffectivePreprocessing.Resample);

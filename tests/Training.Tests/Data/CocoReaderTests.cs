@@ -42,7 +42,7 @@ public sealed class CocoReaderTests : IDisposable
         Assert.Equal(["A man with a red helmet on a small moped on a dirt road."], data.Images[0].Captions);
         Assert.Equal(["A woman wearing a net on her head cutting a cake.", "A woman cutting a large white sheet cake."], data.Images[1].Captions);
         Assert.All(data.Images, i => Assert.Null(i.Split));
-        Assert.Equal(4, data.Report.CaptionsRead);
+        DataDir.AssertCounts(data, read: 4);
         Assert.Equal(1, data.Report.MissingImages);
         Assert.Equal([dir.Path("train2017/000000184613.png")], data.Report.MissingExamples);
     }

@@ -86,7 +86,7 @@ public sealed class CsvReaderTests : IDisposable
         Assert.Equal(["a blue bus", "a bus that is blue"], data.Images[1].Captions);
         Assert.Equal(["train", "test"], data.Images.Select(i => i.Split));
         Assert.Equal(1, data.Report.MissingImages);
-        Assert.Equal(5, data.Report.CaptionsRead);
+        DataDir.AssertCounts(data, read: 5);
 
         var bad = dir.Write("bad.jsonl", "{\"image\": \"a.png\", \"caption\": \"x\"}\n{\"image\": \"a.png\", \"caption\": 3}\n{oops\n");
         var e = Assert.Throws<InvalidDataException>(() => DatasetReader.Read(bad));

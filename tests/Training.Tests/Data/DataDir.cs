@@ -22,6 +22,15 @@ public sealed class DataDir : IDisposable
         return path;
     }
 
+    /// <summary>The report counts kept captions (those of the images read) apart from those of missing images,
+    /// and the two add up to every caption of the file (<paramref name="read"/>).</summary>
+    public static void AssertCounts(CaptionService.Training.Data.CaptionDataset data, int read)
+    {
+        Assert.Equal(data.Images.Sum(i => i.Captions.Count), data.Report.CaptionsKept);
+        Assert.Equal(read, data.Report.CaptionsKept + data.Report.CaptionsOfMissingImages);
+        Assert.True(data.Report.MissingImages == 0 || data.Report.CaptionsOfMissingImages > 0);
+    }
+
     public string Write(string relative, string text)
     {
         var path = Path(relative);

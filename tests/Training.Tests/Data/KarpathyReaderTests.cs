@@ -30,7 +30,7 @@ public sealed class KarpathyReaderTests : IDisposable
         Assert.Equal(["test", "train", "restval"], data.Images.Select(i => i.Split));
         Assert.Equal(["A man with a red helmet on a small moped on a dirt road.", "Man riding a motor bike on a dirt road on the countryside."],
             data.Images[0].Captions);
-        Assert.Equal(5, data.Report.CaptionsRead);
+        DataDir.AssertCounts(data, read: 5);
         Assert.Equal(1, data.Report.MissingImages);
         Assert.EndsWith("COCO_val2014_000000184613.png", data.Report.MissingExamples[0]);
 

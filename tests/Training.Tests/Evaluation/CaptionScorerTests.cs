@@ -92,7 +92,35 @@ public sealed class CaptionScorerTests
         var writer = new StringWriter();
         CaptionScorer.WriteTable(report, writer);
         Assert.Equal(
-            ["images: 5", "BLEU-1: 0.7568", "BLEU-2: 0.5754", "BLEU-3: 0.3661", "BLEU-4: 0.2173", "ROUGE-L: 0.6320", "CIDEr-D: 1.6987"],
+            ["images: 5", "BLEU-1: 0.7568", "BLEU-2: 0.5754", "BLEU-3: 0.3661", "BLEU-4: 0.2173", "ROUGE-L: 0.6320", "CIDEr-D: 1.6987", "exact-match: 0.0000"],
             writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')));
+    }
+
+    [Fact]
+    public void Exact_match_is_equality_with_a_reference_after_the_metric_tokenization()
+    {
+        var references = new Dictionary<string, IReadOnlyList<string>>
+        {
+            ["1"] = ["A large red circle on the left.", "there is a large red circle on the left"],
+            ["2"] = ["a small blue square at the top"],
+            ["3"] = ["a small blue square at the top"],
+            ["4"] = ["Two dogs play."],
+        };
+        var predictions = new Dictionary<string, string>
+        {
+            ["1"] = "a large red circle on the LEFT",        // case and the final period do not count
+            ["2"] = "a small blue square at the top.",
+            ["3"] = "a small blue square at the bottom",     // one word off
+            ["4"] = "two dogs play in the snow",            // a reference as a prefix is not a match
+        };
+        var report = CaptionScorer.Score(predictions, references);
+        Assert.Equal(0.5, report.ExactMatch);
+        Assert.Equal([1.0, 1.0, 0.0, 0.0], report.PerImage.Select(i => i.ExactMatch));
+        Assert.Contains(("exact-match", 0.5), report.Metrics);
+        Assert.Equal(0.5, CaptionScorer.ExactMatchRate(predictions.Select(p => (p.Value, references[p.Key]))));
+
+        var table = new StringWriter();
+        CaptionScorer.WriteTable(report, table);
+        Assert.Contains("exact-match: 0.5000", table.ToString());
     }
 }

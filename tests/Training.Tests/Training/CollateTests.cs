@@ -1,5 +1,7 @@
+using CaptionService.Model;
 using CaptionService.Model.Text;
 using CaptionService.Training.Data;
+using TorchSharp;
 
 namespace CaptionService.Training.Tests.Training;
 
@@ -21,5 +23,20 @@ public class CollateTests
         Assert.Equal(new long[] { 32, 3290, 13, 50256, -100, -100, -100, -100 }, labels[8..]);
         Assert.Equal(8 + 4, batch.Tokens);
         Assert.Equal(new long[] { 2, 3, 2, 2 }, batch.Pixels.shape);
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 }, batch.Positions.data<long>().ToArray());
+    }
+
+    [Fact]
+    public void The_loss_over_the_real_positions_only_is_the_loss_with_padding_ignored()
+    {
+        torch.manual_seed(3);
+        using var model = new Captioner(Presets.Tiny);
+        model.eval();
+        var image = torch.randn(3 * 32 * 32).data<float>().ToArray();
+        using var batch = Collate.Make([image, image, image], ["A dog running on the beach.", "A dog.", "Two cats on a red sofa"],
+            CaptionTokenizer.Default, imageSize: 32, maxLength: 32);
+        using var all = model.Loss(batch.Pixels, batch.Input, batch.Labels, Collate.IgnoreIndex, chunk: 5);
+        using var real = model.Loss(batch.Pixels, batch.Input, batch.Labels, Collate.IgnoreIndex, chunk: 5, positions: batch.Positions);
+        Assert.Equal(all.item<float>(), real.item<float>(), 5);
     }
 }

@@ -21,15 +21,16 @@ public sealed class EndToEndTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static readonly TrainOptions Options = TrainOptions.For(Presets.Tiny) with { Epochs = 2, BatchSize = 8, MaxLearningRate = 3e-3, Workers = 2 };
+    private static readonly TrainOptions Options = TrainOptions.For(Presets.Tiny) with { Epochs = 2, BatchSize = 8, MaxLearningRate = 3e-3, Workers = 2, LogEvery = 1 };
 
-    private (Loader Train, Loader Val) Loaders()
+    private (Loader Train, Loader Val) Loaders(TrainOptions? options = null)
     {
+        options ??= Options;
         var train = DatasetReader.Read(Path.Combine(dir, "synth", "captions_train.json"));
         var val = DatasetReader.Read(Path.Combine(dir, "synth", "captions_val.json"));
         var pre = new ImagePreprocessor(Presets.Tiny);
-        return (new Loader(train.Images, pre, CaptionTokenizer.Default, Options.Loading, train: true),
-                new Loader(val.Images, pre, CaptionTokenizer.Default, Options.Loading with { Augment = AugmentOptions.None }, train: false));
+        return (new Loader(train.Images, pre, CaptionTokenizer.Default, options.Loading, train: true),
+                new Loader(val.Images, pre, CaptionTokenizer.Default, options.Loading with { Augment = AugmentOptions.None }, train: false));
     }
 
     private static Captioner Fresh()
@@ -76,6 +77,33 @@ public sealed class EndToEndTests : IDisposable
         var expected = straight.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, p) in resumedModel.named_parameters())
             Assert.True(p.allclose(expected[name], rtol: 1e-5, atol: 1e-6), $"{name} differs after resume");
+    }
+
+    /// <summary>Records the batches at which the loss was reported.</summary>
+    private sealed class Steps : ITrainingReporter
+    {
+        public List<int> Reported { get; } = [];
+
+        public void Message(string text) { }
+
+        public void Epoch(int e, int epochs, int batches, int alreadyDone, Action<Action<int, double, double, double>> run) =>
+            run((done, loss, _, _) => { Assert.True(loss > 0); Reported.Add(done); });
+    }
+
+    [Fact]
+    public void Max_steps_ends_the_run_and_the_loss_is_read_only_at_the_logging_interval()
+    {
+        // Every caption a sample: 18 batches in an epoch, so the five steps end inside the first.
+        var options = Options with { Captions = CaptionSampling.Each, MaxSteps = 5, LogEvery = 2 };
+        var (train, val) = Loaders(options);
+        var reporter = new Steps();
+        var result = new Trainer(Fresh(), train, val, options, Path.Combine(dir, "steps"), reporter).Run();
+        Assert.False(result.Interrupted);
+        Assert.Single(result.History);
+        Assert.Equal([2, 4, 5], reporter.Reported);
+        var state = TrainingState.Load(Path.Combine(dir, "steps", "last"));
+        Assert.Equal(5, state.GlobalStep);
+        Assert.True(File.Exists(Path.Combine(dir, "steps", "best", "model.safetensors")));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal sealed class DatasetBuilder(string source, DatasetFormat format, Datase
     private readonly Dictionary<string, Entry> byId = new(StringComparer.Ordinal);
     private readonly List<Entry> order = [];
     private readonly List<string> skippedExamples = [];
-    private int captionsRead, skipped;
+    private int skipped;
 
     /// <summary>The annotation file, as given to the reader.</summary>
     public string Source { get; } = source;
@@ -83,7 +83,6 @@ internal sealed class DatasetBuilder(string source, DatasetFormat format, Datase
         var text = caption?.Trim() ?? "";
         if (text.Length == 0) { Malformed(where, $"empty caption for image {id}"); return; }
         entry.Captions.Add(text);
-        captionsRead++;
     }
 
     /// <summary>Declares the image if new, then adds the caption: the usual one-line-per-caption formats.</summary>
@@ -96,31 +95,43 @@ internal sealed class DatasetBuilder(string source, DatasetFormat format, Datase
     /// Resolves every image file against the image folder and builds the dataset. The folder is
     /// <see cref="DatasetReadOptions.ImageRoot"/> if given, else the candidate in which most of the
     /// first images exist (ties: the earlier candidate), else the first candidate that is a folder.
-    /// Images without captions are left out.
+    /// Images without captions are left out. When none of the images is found the reading fails,
+    /// naming the folders it looked in.
     /// </summary>
     public CaptionDataset Build(IEnumerable<string> rootCandidates)
     {
         var images = order.Where(e => e.Captions.Count > 0).ToList();
-        var root = ChooseRoot(rootCandidates.Select(Path.GetFullPath).Distinct().ToList(), images);
+        var candidates = options.ImageRoot is not null
+            ? [Path.GetFullPath(options.ImageRoot)]
+            : rootCandidates.Select(Path.GetFullPath).Distinct().ToList();
+        var root = ChooseRoot(candidates, images);
         var kept = new List<CaptionedImage>(images.Count);
         var missing = new List<string>();
+        int missingCaptions = 0;
         foreach (var e in images)
         {
             var path = Path.GetFullPath(Path.Combine(root, e.File));
             if (File.Exists(path)) kept.Add(new CaptionedImage(e.Id, path, e.Captions, e.Split));
-            else missing.Add(path);
+            else
+            {
+                missing.Add(path);
+                missingCaptions += e.Captions.Count;
+            }
         }
-        if (missing.Count > 0 && options.FailOnMissingImages)
+        if (missing.Count > 0 && (options.FailOnMissingImages || kept.Count == 0))
             throw new FileNotFoundException(
-                $"{Source}: {missing.Count} of {images.Count} image files are missing under {root} (e.g. {string.Join(", ", missing.Take(3))})",
+                (kept.Count == 0 ? $"{Source}: none of its {images.Count} images was found" : $"{Source}: {missing.Count} of {images.Count} image files are missing")
+                + $" (e.g. {string.Join(", ", missing.Take(3))}); looked in {string.Join(", ", candidates)}. "
+                + "Give the folder the file's image names are relative to with --image-root DIR (see the README's dataset layouts)",
                 missing[0]);
-        var report = new DatasetReport(captionsRead, missing.Count, missing.Take(Examples).ToList(), skipped, skippedExamples);
+        var report = new DatasetReport(kept.Sum(i => i.Captions.Count), missing.Count, missing.Take(Examples).ToList(), skipped,
+            skippedExamples, missingCaptions, root, candidates);
         return new CaptionDataset(Path.GetFullPath(Source), format, kept, report);
     }
 
-    private string ChooseRoot(List<string> candidates, List<Entry> images)
+    private static string ChooseRoot(List<string> candidates, List<Entry> images)
     {
-        if (options.ImageRoot is not null) return Path.GetFullPath(options.ImageRoot);
+        if (candidates.Count == 1) return candidates[0];
         var sample = images.Take(20).ToList();
         string? best = null;
         int bestHits = 0;

@@ -11,18 +11,21 @@ namespace CaptionService.Training.Data.Synthetic;
 public sealed record SynthDataSummary(IReadOnlyDictionary<string, string> Files, IReadOnlyDictionary<string, int> Images, int Captions);
 
 /// <summary>
-/// A synthetic captioning set of coloured shapes, small enough for a tiny model to learn: PNGs under
-/// <c>DIR/images/</c> and COCO caption files <c>DIR/captions_{train,val,test}.json</c> (80/10/10 by image),
-/// whose <c>file_name</c>s ("images/000000.png") resolve against the JSON's folder, so
-/// <c>DatasetReader.Read("DIR/captions_train.json")</c> needs no options. Everything follows from the
-/// seed: image <c>i</c> (id i + 1) is <see cref="SceneFor"/>(seed, i), and the same seed gives
-/// byte-identical files.
+/// A synthetic captioning set of coloured shapes (<see cref="SynthScene"/>, <see cref="SceneRenderer"/>,
+/// <see cref="SceneCaptions"/>): PNGs under <c>DIR/images/</c> and COCO caption files
+/// <c>DIR/captions_{train,val,test}.json</c> (80/10/10 by image), whose <c>file_name</c>s ("images/000000.png")
+/// resolve against the JSON's folder, so <c>DatasetReader.Read("DIR/captions_train.json")</c> needs no options.
+/// Each image record carries its <c>split</c>, so every file is a file with its own split. Everything follows from
+/// the seed: image <c>i</c> (id i + 1) is <see cref="SceneFor"/>(seed, i), and the same seed gives byte-identical
+/// files.
 /// </summary>
 public static class SynthData
 {
     public static readonly IReadOnlyList<string> Splits = ["train", "val", "test"];
 
-    public static SynthDataSummary Generate(string outDir, int images, int seed, int imageSize = 64)
+    public const int DefaultImageSize = 96;
+
+    public static SynthDataSummary Generate(string outDir, int images, int seed, int imageSize = DefaultImageSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(images, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(imageSize, 16);
@@ -31,20 +34,21 @@ public static class SynthData
         Directory.CreateDirectory(Path.Combine(outDir, "images"));
         var encoder = new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 };
 
-        int val = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
-        int test = (int)Math.Round(images * 0.1, MidpointRounding.AwayFromZero);
-        int train = images - val - test;
-        var entries = Splits.ToDictionary(s => s, _ => new List<(int Id, string File, IReadOnlyList<string> Captions)>());
-        for (int i = 0; i < images; i++)
+        var captions = new IReadOnlyList<string>[images];
+        // Each image has its own generator, so drawing them in parallel changes nothing in the files.
+        Parallel.For(0, images, i =>
         {
-            var file = $"images/{i:D6}.png";
             var (scene, image) = Render(seed, i, imageSize);
             using (image)
-                image.SaveAsPng(Path.Combine(outDir, file), encoder);
-            // Scenes are independent draws, so consecutive blocks make fair splits.
-            var split = i < train ? "train" : i < train + val ? "val" : "test";
-            entries[split].Add((i + 1, file, SceneCaptions.For(scene)));
-        }
+                image.SaveAsPng(Path.Combine(outDir, FileName(i)), encoder);
+            captions[i] = SceneCaptions.For(scene);
+        });
+        // Scenes are independent draws, so consecutive blocks make fair splits.
+        var entries = Splits.ToDictionary(s => s, s =>
+        {
+            var (start, count) = SplitRange(images, s);
+            return Enumerable.Range(start, count).Select(i => (Id: i + 1, File: FileName(i), Captions: captions[i])).ToList();
+        });
 
         int annotationId = 1;
         var files = new Dictionary<string, string>();
@@ -56,9 +60,11 @@ public static class SynthData
         return new SynthDataSummary(files, entries.ToDictionary(e => e.Key, e => e.Value.Count), annotationId - 1);
     }
 
+    private static string FileName(int index) => $"images/{index:D6}.png";
+
     /// <summary>Image <paramref name="index"/> of the set made with <paramref name="seed"/>, in memory:
     /// the same pixels that <see cref="Generate"/> writes (images do not depend on the set's size).</summary>
-    public static (SynthScene Scene, Image<Rgb24> Image) Render(int seed, int index, int imageSize = 64)
+    public static (SynthScene Scene, Image<Rgb24> Image) Render(int seed, int index, int imageSize = DefaultImageSize)
     {
         var rng = Rng(seed, index);
         var scene = SynthScene.Sample(ref rng);
@@ -97,7 +103,7 @@ public static class SynthData
     /// <summary>A COCO captions file: info, licenses, images (id, file_name, width, height), annotations
     /// (id, image_id, caption). Returns the next annotation id.</summary>
     private static int WriteCoco(string path, string split, int seed, int size,
-        List<(int Id, string File, IReadOnlyList<string> Captions)> entries, int annotationId)
+        IReadOnlyList<(int Id, string File, IReadOnlyList<string> Captions)> entries, int annotationId)
     {
         using var stream = File.Create(path);
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
@@ -114,6 +120,7 @@ public static class SynthData
             json.WriteStartObject();
             json.WriteNumber("id", id);
             json.WriteString("file_name", file);
+            json.WriteString("split", split);
             json.WriteNumber("width", size);
             json.WriteNumber("height", size);
             json.WriteEndObject();

@@ -2,53 +2,76 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace CaptionService.Training.Data.Synthetic;
 
-public enum ShapeKind { Circle, Square, Triangle }
+/// <summary>Shape kinds, each mirror-symmetric about its vertical axis (so a horizontal flip keeps it what it is).</summary>
+public enum ShapeKind { Circle, Square, Triangle, Star, Cross, Ring }
 
-/// <summary>Small: a quarter of the image side; large: about half.</summary>
-public enum ShapeSize { Small, Large }
+/// <summary>Box sides of about 0.14, 0.24 and 0.37 of the image side (see <see cref="SceneRenderer"/>).</summary>
+public enum ShapeSize { Small, Medium, Large }
 
-/// <summary>Where a shape sits: one shape anywhere of the five; two shapes always Left + Right.</summary>
-public enum Placement { Left, Right, Top, Bottom, Center }
+/// <summary>Where a shape sits. One shape: any of the nine. Two shapes: Left + Right, or Top + Bottom.</summary>
+public enum Placement { Left, Right, Top, Bottom, Center, TopLeft, TopRight, BottomLeft, BottomRight }
 
 /// <summary>One coloured shape of a synthetic scene. <paramref name="Colour"/> is a name from <see cref="SynthScene.Palette"/>.</summary>
 public sealed record SynthShape(string Colour, ShapeKind Kind, ShapeSize Size, Placement Placement);
 
-/// <summary>A synthetic image: 1 or 2 shapes (left one first) on a plain light background.</summary>
-public sealed record SynthScene(Rgb24 Background, IReadOnlyList<SynthShape> Shapes)
+/// <summary>A light background: a linear gradient from <paramref name="From"/> to <paramref name="To"/> along
+/// <paramref name="AngleDegrees"/> (0: left to right, 90: top to bottom).</summary>
+public sealed record SynthBackground(Rgb24 From, Rgb24 To, double AngleDegrees);
+
+/// <summary>A synthetic image: one shape, or two (left then right, or top then bottom) on a light background.</summary>
+public sealed record SynthScene(SynthBackground Background, IReadOnlyList<SynthShape> Shapes)
 {
-    /// <summary>Clearly distinct colours, by caption word.</summary>
+    /// <summary>Colours by caption word; hues at least 25 degrees apart, or (black) far in lightness.</summary>
     public static readonly IReadOnlyDictionary<string, Rgb24> Palette = new Dictionary<string, Rgb24>
     {
-        ["red"] = new(220, 30, 30),
-        ["green"] = new(30, 160, 50),
-        ["blue"] = new(30, 70, 220),
-        ["yellow"] = new(240, 200, 20),
-        ["purple"] = new(140, 50, 170),
-        ["orange"] = new(245, 130, 20),
-        ["black"] = new(20, 20, 20),
+        ["red"] = new(215, 30, 30),
+        ["orange"] = new(245, 135, 15),
+        ["yellow"] = new(235, 205, 15),
+        ["green"] = new(35, 155, 55),
+        ["blue"] = new(30, 75, 215),
+        ["purple"] = new(130, 45, 170),
+        ["pink"] = new(240, 105, 185),
+        ["black"] = new(25, 25, 25),
     };
 
-    /// <summary>White or light grey.</summary>
-    public static readonly IReadOnlyList<Rgb24> Backgrounds = [new(255, 255, 255), new(225, 225, 225)];
+    public static readonly IReadOnlyList<string> ColourNames = [.. Palette.Keys];
 
-    private static readonly string[] ColourNames = [.. Palette.Keys];
+    private static readonly int Kinds = Enum.GetValues<ShapeKind>().Length;
 
-    /// <summary>A random scene: half the time one shape (at one of the five placements), else a left and a right shape.</summary>
+    /// <summary>The share of scenes with one shape; the rest are split evenly between side-by-side and stacked pairs.</summary>
+    public const double SingleShare = 0.4;
+
+    /// <summary>
+    /// A random scene: with probability <see cref="SingleShare"/> one shape at one of the nine placements, else a
+    /// pair, side by side (left, right) or stacked (top, bottom), half and half. Colour, kind and size are
+    /// uniform and independent (two shapes may be alike). The background is a random light gradient.
+    /// </summary>
     public static SynthScene Sample(ref SplitMix64 rng)
     {
-        var background = Backgrounds[rng.Next(Backgrounds.Count)];
-        if (rng.Next(2) == 0)
-            return new SynthScene(background, [Shape(ref rng, (Placement)rng.Next(5))]);
-        var left = Shape(ref rng, Placement.Left);
-        return new SynthScene(background, [left, Shape(ref rng, Placement.Right)]);
+        var background = LightGradient(ref rng);
+        double layout = rng.NextDouble();
+        if (layout < SingleShare)
+            return new SynthScene(background, [Shape(ref rng, (Placement)rng.Next(9))]);
+        var (first, second) = layout < SingleShare + (1 - SingleShare) / 2 ? (Placement.Left, Placement.Right) : (Placement.Top, Placement.Bottom);
+        var a = Shape(ref rng, first);
+        return new SynthScene(background, [a, Shape(ref rng, second)]);
     }
 
     private static SynthShape Shape(ref SplitMix64 rng, Placement placement)
     {
-        var colour = ColourNames[rng.Next(ColourNames.Length)];
-        var kind = (ShapeKind)rng.Next(3);
-        var size = (ShapeSize)rng.Next(2);
+        var colour = ColourNames[rng.Next(ColourNames.Count)];
+        var kind = (ShapeKind)rng.Next(Kinds);
+        var size = (ShapeSize)rng.Next(3);
         return new SynthShape(colour, kind, size, placement);
+    }
+
+    /// <summary>Each channel of each end in [200, 255]: every palette colour stands out from it.</summary>
+    private static SynthBackground LightGradient(ref SplitMix64 rng)
+    {
+        Rgb24 Light(ref SplitMix64 r) => new((byte)(200 + r.Next(56)), (byte)(200 + r.Next(56)), (byte)(200 + r.Next(56)));
+        var from = Light(ref rng);
+        var to = Light(ref rng);
+        return new SynthBackground(from, to, rng.NextDouble() * 360);
     }
 }
 
@@ -71,4 +94,7 @@ public struct SplitMix64(ulong seed)
 
     /// <summary>Uniform in [0, 1).</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Uniform in [-max, max).</summary>
+    public double Symmetric(double max) => (NextDouble() * 2 - 1) * max;
 }
