@@ -1647,6 +1647,12 @@ namespace CaptionService.Client
         [System.Text.Json.Serialization.JsonPropertyName("mkl_intel_path")]
         public string? Mkl_intel_path { get; set; } = default!;
 
+        /// <summary>
+        /// Whether decoding steps run on the CPU kernels, and why (on: what/off: reason; Captioner:CpuKernels).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("cpu_kernels")]
+        public string? Cpu_kernels { get; set; } = default!;
+
         [System.Text.Json.Serialization.JsonPropertyName("parameters")]
         public ParameterCountsInfo? Parameters { get; set; } = default!;
 
