@@ -1,6 +1,6 @@
-using CaptionService.Model.Text;
 using CaptionService.Model.Checkpoints;
 using CaptionService.Model.Tests.Checkpoints;
+using CaptionService.Model.Text;
 
 namespace CaptionService.Model.Tests.Text;
 
