@@ -176,6 +176,14 @@ public sealed class Captioner : NamedModule
             bool isNorm = p.dim() == 1 && (name.Contains("norm") || name.Contains("ln_"));
             if (isNorm) { _ = name.EndsWith(".weight") ? p.FillInPlace(1) : p.zero_(); continue; }
             if (name.EndsWith(".bias")) { p.zero_(); continue; }
+            if (name.Contains("patch_embed.stem") && p.dim() == 4)
+            {
+                // He init (fan-in, ReLU gain): each convolution of the stem keeps its input's scale. With Conv2d's
+                // default (variance 1/3 of He's) the picture reached the first block at about 1/50 of the position
+                // table's scale, and shapes were learned slowly.
+                nn.init.kaiming_normal_(p, mode: nn.init.FanInOut.FanIn, nonlinearity: nn.init.NonlinearityType.ReLU);
+                continue;
+            }
             if (name.Contains("patch_embed")) continue; // keep Conv2d's default (Kaiming-uniform) init
             if ((name.EndsWith("pos_embed") || name.EndsWith("position_embeddings")) && Config.EncoderWidth % 4 == 0)
             {

@@ -36,16 +36,18 @@ public static class Presets
     };
 
     /// <summary>
-    /// From scratch on a small custom set, on a CPU: 96 px images in 8 px patches (a 12 x 12 grid, so a shape a
-    /// tenth of the image wide spans more than one patch) made by a convolutional stem (three 3 x 3 stride-2
-    /// convolutions: a ViT this small does not learn shapes from a linear patch map on a few thousand images),
-    /// a 4-block ViT of width 128 and a 4-block GPT-2 of width 64 (full vocabulary) reading the final encoder
-    /// states. 4,442,240 parameters, 17.8 MB in fp32.
+    /// From scratch on a small custom set, on a CPU: 96 px images in 16 px patches (a 6 x 6 grid) made by a
+    /// convolutional stem (four 3 x 3 stride-2 convolutions, He-initialized: a ViT this small does not learn shapes
+    /// from a linear patch map on a few thousand images), a 4-block ViT of width 128 and a 4-block GPT-2 of width 64
+    /// reading the final encoder states. With the vocabulary of its captions (<c>train --vocabulary captions</c>, the
+    /// default) it is about 1.2 M parameters (1,218,848 with the 42 tokens of the synthetic shapes: 4.9 MB in fp32);
+    /// with GPT-2's 50,257 tokens, 4.4 M. 8 px patches (a 12 x 12 grid) cost twice as much per training step on the
+    /// CPU (296 against 145 ms for forward and backward at batch 32 in bf16, 2 cores).
     /// </summary>
     public static ModelConfig Small { get; } = new()
     {
         ImageSize = 96,
-        PatchSize = 8,
+        PatchSize = 16,
         PatchStem = PatchStem.Conv,
         EncoderLayers = 4,
         EncoderWidth = 128,
