@@ -29,28 +29,27 @@ public class ModelAndHealthTests(ApiFixture api)
         Assert.StartsWith(CaptionService.Model.Kernels.CpuKernels.Supports(TorchRuntime.ScalarTypeOf(precision)) ? "on: " : "off: ",
             model.GetProperty("cpu_kernels").GetString());
         var limits = model.GetProperty("limits");
-        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the tiny model's 64 positions
+        Assert.Equal(63, limits.GetProperty("max_tokens").GetInt32()); // Batching:MaxTokens 64, capped by the demo model's 64 positions
         Assert.Equal(32, limits.GetProperty("max_batch_size").GetInt32());
         Assert.Equal(ApiFixture.MaxUploadBytes, limits.GetProperty("max_upload_bytes").GetInt64());
 
-        var counts = new Captioner(Presets.Tiny).CountParameters();
+        // The demo's own config.json: the small preset with the vocabulary of its captions.
+        var demo = CaptionService.Model.Checkpoints.Checkpoint.ReadConfig(CaptionerOptions.BuiltInCheckpoint);
+        Assert.Equal(42, demo.TokenIds!.Length);
+        Assert.Equal((Presets.Small with { TokenIds = demo.TokenIds, VocabSize = 42, BosTokenId = 41, EosTokenId = 41, PadTokenId = 41 }).ToJson(), demo.ToJson());
+        var counts = new Captioner(demo).CountParameters();
         var p = model.GetProperty("parameters");
         Assert.Equal(counts.Encoder, p.GetProperty("encoder").GetInt64());
         Assert.Equal(counts.Decoder, p.GetProperty("decoder").GetInt64());
         Assert.Equal(counts.CrossAttention, p.GetProperty("cross_attention").GetInt64());
         Assert.Equal(counts.Total, p.GetProperty("total").GetInt64());
 
-        // The config as a checkpoint's config.json spells it: the tiny preset's, written before checkpoints
-        // recorded their preprocessing (so it has none).
-        var config = ModelConfig.FromJson(model.GetProperty("config").GetRawText());
-        Assert.Equal((Presets.Tiny with { Preprocessing = null }).ToJson(), config.ToJson());
-
-        // ... and so it gets the legacy steps it was trained with, which /model spells out.
+        // The config as its config.json spells it, and the preprocessing it records (the seed's), spelled out.
+        Assert.Equal(demo.ToJson(), ModelConfig.FromJson(model.GetProperty("config").GetRawText()).ToJson());
         var preprocessing = model.GetProperty("preprocessing");
-        Assert.StartsWith("none recorded", preprocessing.GetProperty("source").GetString());
-        Assert.Equal("imagesharp-bicubic", preprocessing.GetProperty("settings").GetProperty("resample").GetString());
+        Assert.StartsWith("seed:", preprocessing.GetProperty("source").GetString());
         var steps = preprocessing.GetProperty("steps").EnumerateArray().Select(e => e.GetString()).ToList();
-        Assert.Contains("resize to 32 x 32 with ImageSharp's bicubic", steps);
+        Assert.Contains(steps, s => s!.StartsWith("resize to 96 x 96"));
         Assert.Contains("normalize: (x - [0.5, 0.5, 0.5]) / [0.5, 0.5, 0.5]", steps);
         Assert.False(model.TryGetProperty("hub", out _));
     }
@@ -60,7 +59,7 @@ public class ModelAndHealthTests(ApiFixture api)
     {
         var model = await Http.Json(await api.Client.GetAsync("/model"));
         Assert.Equal(ModelNotice.Demo, model.GetProperty("notice").GetString());
-        Assert.Contains("coloured circles, squares and triangles", ModelNotice.Demo);
+        Assert.Contains("coloured circles, squares, triangles, stars, crosses and rings", ModelNotice.Demo);
         Assert.Contains("Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning", ModelNotice.Demo);
 
         var caption = await Http.Json(await api.Client.PostAsync("/captions", Http.Form(Images.Png(16, 16), ("max_tokens", "2"))));

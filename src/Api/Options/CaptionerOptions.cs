@@ -106,6 +106,6 @@ public sealed class CaptionerOptions
 /// <summary>What the service says alongside the built-in demo model's answers.</summary>
 public static class ModelNotice
 {
-    public const string Demo = "The built-in demo model only knows coloured circles, squares and triangles; to caption photos, "
+    public const string Demo = "The built-in demo model only knows pictures of one or two coloured circles, squares, triangles, stars, crosses and rings; to caption photos, "
         + "serve a real model, e.g. Captioner__Checkpoint=hf:nlpconnect/vit-gpt2-image-captioning.";
 }
