@@ -156,6 +156,56 @@ public class BatchingTests
         return dir;
     }
 
+    /// <summary>A burst that arrives while a caption runs is encoded at most MaxAdmitPerStep images between two
+    /// steps (0: all that wait, at once); into an empty batch, everything waiting is admitted together.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(0)]
+    public async Task A_burst_arriving_while_captions_run_is_admitted_a_few_images_per_step(int maxAdmit)
+    {
+        var checkpoint = SlowCheckpoint();
+        try
+        {
+            await using var host = new ObservedHost(("Checkpoint", checkpoint), ("Batching:MaxBatchSize", "16"), ("Batching:MaxWaitMs", "0"),
+                ("Batching:MaxTokens", "4000"), ("Batching:MaxAdmitPerStep", maxAdmit.ToString()));
+            await host.ReadyClientAsync();
+            var model = host.Factory.Services.GetRequiredService<Hosting.ModelHost>().Current!;
+            float[] pixels = model.Pipeline.Preprocessor.ToChw(Pictures[0]);
+            // The jobs' spans are children of this one (recorded, so they are sampled).
+            using var burst = new System.Diagnostics.Activity("burst");
+            burst.ActivityTraceFlags = System.Diagnostics.ActivityTraceFlags.Recorded;
+            burst.Start();
+
+            // A long caption keeps the batch running while the burst arrives.
+            using var leave = new CancellationTokenSource();
+            var hog = new CaptionJob(pixels, new DecodingOptions { MaxNewTokens = 4000, StopAtEos = false }, leave.Token);
+            host.Scheduler.Submit(hog);
+            await host.WaitUntil(() => host.Scheduler.ActiveSequences == 1, "the long caption to start");
+            var jobs = Enumerable.Range(0, 9).Select(_ => new CaptionJob(pixels, new DecodingOptions { MaxNewTokens = 3 }, CancellationToken.None)).ToList();
+            foreach (var job in jobs) host.Scheduler.Submit(job);
+            await Task.WhenAll(jobs.Select(j => j.Completion));
+            await leave.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog.Completion);
+
+            var encodes = host.Spans().Where(s => s.DisplayName == "encode" && s.ParentSpanId == burst.SpanId)
+                .Select(s => (Images: (int)s.GetTagItem("captioner.encode.images")!, Running: (int)s.GetTagItem("captioner.encode.running_rows")!))
+                .ToList();
+            Assert.Equal(10, encodes.Count);
+            Assert.Equal((1, 0), encodes[0]);   // the hog, into an empty batch
+            var burstEncodes = encodes.Skip(1).ToList();
+            Assert.All(burstEncodes, e => Assert.True(e.Running >= 1, "the burst was admitted while the long caption ran"));
+            int largest = burstEncodes.Max(e => e.Images);
+            if (maxAdmit > 0)
+                Assert.True(largest <= maxAdmit, $"{largest} images encoded in one admission: {string.Join(", ", burstEncodes)}");
+            else
+                Assert.True(largest > 2, $"without a limit the queued burst should be encoded together: {string.Join(", ", burstEncodes)}");
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(checkpoint)!, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_cancelled_request_leaves_and_frees_its_slot_and_a_request_past_its_time_gets_503()
     {

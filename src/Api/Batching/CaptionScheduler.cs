@@ -220,6 +220,7 @@ public sealed class CaptionScheduler : IDisposable
     {
         var m = model!;
         var admitted = DateTimeOffset.UtcNow;
+        int rowsBefore = batch.Rows;
         try
         {
             m.Pipeline.Admit(batch, jobs.Select(j => j.Image), jobs.Select(j => j.Group!).ToList());
@@ -241,7 +242,8 @@ public sealed class CaptionScheduler : IDisposable
         {
             (job.Admitted, job.Encoded, job.BatchRows) = (admitted, encoded, batch.Rows);
             CaptionMetrics.Span("queue", job.Parent, job.Submitted, admitted);
-            CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", jobs.Count));
+            CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", jobs.Count),
+                ("captioner.encode.running_rows", rowsBefore));
         }
         running.AddRange(jobs);
     }
