@@ -26,10 +26,10 @@ public class CaptionEndpointTests(ApiFixture api)
         Assert.False(string.IsNullOrWhiteSpace(answer.GetProperty("caption").GetString()));
         Assert.Equal("demo-shapes", answer.GetProperty("model").GetProperty("id").GetString());
 
-        // No fields: the checkpoint's defaults (Presets.Tiny: greedy, 20 tokens).
+        // No fields: the checkpoint's defaults (Presets.Small: greedy, 24 tokens).
         var decoding = answer.GetProperty("decoding");
         Assert.Equal("greedy", decoding.GetProperty("strategy").GetString());
-        Assert.Equal(20, decoding.GetProperty("max_tokens").GetInt32());
+        Assert.Equal(24, decoding.GetProperty("max_tokens").GetInt32());
         Assert.False(decoding.TryGetProperty("temperature", out _));
 
         var timings = answer.GetProperty("timings_ms");
