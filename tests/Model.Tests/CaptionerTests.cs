@@ -189,16 +189,17 @@ public class CaptionerTests
         var model = Tiny(config);
         var shapes = model.named_parameters().Where(p => p.name.StartsWith("encoder.patch_embed."))
             .ToDictionary(p => p.name, p => p.parameter.shape);
-        // 8 px patches: three 3 x 3 stride-2 convolutions (widths 32, 64, 128) with GELU between, then a 1 x 1 projection.
-        Assert.Equal(new long[] { 32, 3, 3, 3 }, shapes["encoder.patch_embed.stem.0.weight"]);
-        Assert.Equal(new long[] { 64, 32, 3, 3 }, shapes["encoder.patch_embed.stem.2.weight"]);
-        Assert.Equal(new long[] { 128, 64, 3, 3 }, shapes["encoder.patch_embed.stem.4.weight"]);
+        // 16 px patches: four 3 x 3 stride-2 convolutions (widths 16, 32, 64, 128) with GELU between, then a 1 x 1 projection.
+        Assert.Equal(new long[] { 16, 3, 3, 3 }, shapes["encoder.patch_embed.stem.0.weight"]);
+        Assert.Equal(new long[] { 32, 16, 3, 3 }, shapes["encoder.patch_embed.stem.2.weight"]);
+        Assert.Equal(new long[] { 64, 32, 3, 3 }, shapes["encoder.patch_embed.stem.4.weight"]);
+        Assert.Equal(new long[] { 128, 64, 3, 3 }, shapes["encoder.patch_embed.stem.6.weight"]);
         Assert.Equal(new long[] { 128, 128, 1, 1 }, shapes["encoder.patch_embed.proj.weight"]);
-        Assert.Equal(8, shapes.Count);
+        Assert.Equal(10, shapes.Count);
 
         using var _ = torch.no_grad();
         var states = model.Encode(Pixels(config, 2, 1));
-        Assert.Equal(new long[] { 2, 12 * 12 + 1, 128 }, states[^1].shape);
+        Assert.Equal(new long[] { 2, 6 * 6 + 1, 128 }, states[^1].shape);
 
         Assert.Contains("\"patch_stem\": \"conv\"", config.ToJson());
         Assert.Equal(PatchStem.Conv, ModelConfig.FromJson(config.ToJson()).PatchStem);

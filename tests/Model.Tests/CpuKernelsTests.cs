@@ -163,7 +163,8 @@ public class CpuKernelsTests
             var want = new CaptionGenerator(reference).Generate(pixels, o);
             var got = new CaptionGenerator(onKernels).Generate(pixels, o);
             Assert.Equal(want.Select(c => c.Tokens), got.Select(c => c.Tokens));
-            for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Score, got[i].Score, tolerance: 0.01);
+            // Scores are sums of log-probabilities: bf16's rounding of libtorch's outputs moves them by up to about 1 %.
+            for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Score, got[i].Score, tolerance: Math.Max(0.01, 0.01 * Math.Abs(want[i].Score)));
         }
 
         // Rows of different lengths (captions joining a running batch) and rows leaving it.

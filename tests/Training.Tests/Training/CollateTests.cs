@@ -37,6 +37,6 @@ public class CollateTests
             CaptionTokenizer.Default, imageSize: 32, maxLength: 32);
         using var all = model.Loss(batch.Pixels, batch.Input, batch.Labels, Collate.IgnoreIndex, chunk: 5);
         using var real = model.Loss(batch.Pixels, batch.Input, batch.Labels, Collate.IgnoreIndex, chunk: 5, positions: batch.Positions);
-        Assert.Equal(all.item<float>(), real.item<float>(), 5);
+        Assert.Equal(all.item<float>(), real.item<float>(), 4); // fp32 sums over different chunkings
     }
 }
