@@ -84,7 +84,7 @@ public sealed record ModelConfig
     public int PadTokenId { get; init; } = 50256;
     /// <summary>
     /// The tokenizer id each row of the embedding stands for, when the model has a vocabulary of its own: the
-    /// tokens of its training captions (<see cref="Text.CaptionTokenizer.ForCaptions"/>), as classic captioners
+    /// tokens of its training captions (<see cref="Text.CaptionTokenizer.WithVocabularyOf"/>), as classic captioners
     /// build theirs, instead of all 50,257 of GPT-2. Row i is GPT-2 token <c>TokenIds[i]</c>; the special ids above
     /// and <see cref="VocabSize"/> count rows. null (every imported model): row i is token i.
     /// </summary>

@@ -31,13 +31,9 @@ public sealed class CaptionTokenizer
         special = [BosId, EosId, PadId];
         // 2.0.1 keeps the BPE rank table private; GPT-2's one special token (<|endoftext|> = 50256)
         // comes right after the 50256 ranks, so the vocabulary is 50257.
-        VocabSize = bpe.SpecialTokens!.Values.Max() + 1;
-        if (config.TokenIds is { } ids)
-        {
-            rowToId = ids;
-            idToRow = ids.Select((id, row) => (id, row)).ToDictionary(p => p.id, p => p.row);
-            VocabSize = ids.Length;
-        }
+        VocabSize = config.TokenIds?.Length ?? bpe.SpecialTokens!.Values.Max() + 1;
+        rowToId = config.TokenIds;
+        idToRow = rowToId?.Select((id, row) => (id, row)).ToDictionary(p => p.id, p => p.row);
     }
 
     /// <summary>

@@ -145,6 +145,7 @@ internal static class TrainCommand
                 splits.Save(outDir);
             }
 
+            bool ownVocabulary = model is null;    // built from these very captions below: nothing to check
             if (model is null)
             {
                 if (ParseVocabulary(result.GetValue(vocabulary)!))
@@ -159,7 +160,7 @@ internal static class TrainCommand
 
             var preprocessor = new ImagePreprocessor(model.Config);
             var tokenizer = new CaptionTokenizer(model.Config);
-            if (model.Config.TokenIds is not null)
+            if (!ownVocabulary && model.Config.TokenIds is not null)
                 foreach (var image in plan.Train.Concat(plan.Val))
                     foreach (var caption in image.Captions)
                         try { tokenizer.Encode(caption); }

@@ -146,6 +146,24 @@ public class CaptionVocabularyTests
     }
 
     [Theory]
+    [InlineData("\"abc\"", "$.token_ids")]                       // wrong type
+    [InlineData("[1, 2.5, 50256]", "$.token_ids")]               // not integers
+    [InlineData("[1, 1, 50256]", "token_ids must not repeat an id")]
+    [InlineData("[]", "token_ids has 0 ids but vocab_size is 3")]
+    public void A_hostile_token_ids_in_config_json_is_refused_naming_file_and_line(string value, string error)
+    {
+        using var dir = new TempDir();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(Presets.Tiny.ToJson())!.AsObject();
+        (json["vocab_size"], json["bos_token_id"], json["eos_token_id"], json["pad_token_id"]) = (3, 2, 2, 2);
+        json["token_ids"] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        File.WriteAllText(dir["config.json"], json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadConfig(dir.Path));
+        Assert.Contains(dir["config.json"], e.Message);
+        Assert.Contains("line ", e.Message);
+        Assert.Contains(error, e.Message);
+    }
+
+    [Theory]
     [InlineData(new[] { 5, 5, 50256 }, 3, "token_ids must not repeat an id")]
     [InlineData(new[] { 5, 60000, 50256 }, 3, "token_ids must be GPT-2 token ids in [0, 50257)")]
     [InlineData(new[] { 5, 50256 }, 3, "token_ids has 2 ids but vocab_size is 3")]
