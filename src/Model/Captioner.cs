@@ -57,9 +57,15 @@ public sealed class Captioner : NamedModule
     /// <param name="positions">optional [N] int64: the flat indices (b * T + t) of the label positions that are not
     /// padding, made on the host; the LM head then runs on those N positions only (padding is about a third of a
     /// batch of short captions), with the same result</param>
-    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64, Tensor? positions = null)
+    /// <param name="imageOfCaption">optional [B] int64: the image (row of <paramref name="pixels"/>, which then has
+    /// [I, 3, S, S]) of each caption; each image is encoded once, whatever the number of its captions</param>
+    public Tensor Loss(Tensor pixels, Tensor tokens, Tensor labels, long ignoreIndex = -100, int chunk = 64, Tensor? positions = null,
+        Tensor? imageOfCaption = null)
     {
-        var hidden = decoder.Features(tokens, encoder.forward(pixels)).flatten(0, 1);     // [B*T, C]
+        var states = encoder.forward(pixels);                                             // each [I, N, C]
+        if (imageOfCaption is not null)
+            states = states.Select(s => s.index_select(0, imageOfCaption)).ToArray();     // each [B, N, C]
+        var hidden = decoder.Features(tokens, states).flatten(0, 1);                      // [B*T, C]
         var targets = labels.flatten();                                                   // [B*T]
         if (positions is not null)
         {

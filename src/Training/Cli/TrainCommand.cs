@@ -47,7 +47,7 @@ internal static class TrainCommand
         var workers = new Option<int?>("--workers") { Description = "Image decoding threads" };
         var noAugment = new Option<bool>("--no-augment") { Description = "Turn off flips, colour jitter and shift-scale-rotate (--augment none)" };
         var augment = new Option<string?>("--augment") { Description = "The augmentations to use, from flip, colour, affine (comma-separated), or none; default: all three" };
-        var captions = new Option<string?>("--captions") { Description = "each (every reference caption a sample) or one (each image once per epoch, one of its captions)" };
+        var captions = new Option<string?>("--captions") { Description = "each (every reference caption a sample), one (each image once per epoch, one of its captions) or all (each image once per epoch with all of its captions, encoded once; --batch-size counts images)" };
         var valCaptions = new Option<int?>("--val-captions") { Description = "Validation images captioned greedily after each epoch, to report the share exactly right (0: off)" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many optimizer steps (a smoke run); the schedule fits them" };
         var limitImages = new Option<int?>("--limit-images") { Description = "Use at most this many images of train and of val (a smoke run)" };
@@ -176,7 +176,12 @@ internal static class TrainCommand
                 + (plan.OwnSplits ? " (the file's own splits)" : FormattableString.Invariant(
                     $" (split by image: val {options.Split.ValFraction:P0}, test {options.Split.TestFraction:P0}, seed {options.Split.Seed})"))
                 + $"; recorded in {Path.Combine(outDir, RunSplits.FileName)}");
-            outWriter.WriteLine($"samples per epoch: {trainLoader.Samples} ({(options.Captions == CaptionSampling.One ? "each image once, one of its captions" : "every caption")})");
+            outWriter.WriteLine($"samples per epoch: {trainLoader.Samples} ({options.Captions switch
+            {
+                CaptionSampling.One => "each image once, one of its captions",
+                CaptionSampling.All => "each image once, with all of its captions",
+                _ => "every caption",
+            }})");
             // The starting checkpoint's transform (a preset's: the seed's), which the saved checkpoints record for serving.
             outWriter.WriteLine($"preprocessing: {model.Config.EffectivePreprocessing.Source}");
 
@@ -235,7 +240,8 @@ internal static class TrainCommand
     {
         "each" => CaptionSampling.Each,
         "one" => CaptionSampling.One,
-        _ => throw new CliException($"--captions: unknown value '{name}' (each or one)"),
+        "all" => CaptionSampling.All,
+        _ => throw new CliException($"--captions: unknown value '{name}' (each, one or all)"),
     };
 
     /// <summary>A resumed run must train on what it started with: the same images in train and val.</summary>

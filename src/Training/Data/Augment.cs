@@ -33,7 +33,12 @@ public sealed record AugmentOptions
 public static partial class Augment
 {
     /// <summary>Augments <paramref name="image"/> in place and returns the caption that now describes it.</summary>
-    public static string Apply(Image<Rgb24> image, string caption, AugmentOptions options, Random rng)
+    public static string Apply(Image<Rgb24> image, string caption, AugmentOptions options, Random rng) =>
+        Apply(image, [caption], options, rng)[0];
+
+    /// <summary>Augments <paramref name="image"/> in place and returns the captions that now describe it (each of
+    /// <paramref name="captions"/>, with left and right swapped when the image was flipped).</summary>
+    public static string[] Apply(Image<Rgb24> image, IReadOnlyList<string> captions, AugmentOptions options, Random rng)
     {
         // Draw every number up front, in a fixed order, whatever is enabled: the stream stays aligned.
         bool flip = rng.NextDouble() < options.FlipProbability;
@@ -45,15 +50,12 @@ public static partial class Augment
         float scale = 1 + Uniform(rng, options.MaxScale), angle = Uniform(rng, options.MaxRotateDegrees);
 
         if (flip)
-        {
             image.Mutate(x => x.Flip(FlipMode.Horizontal));
-            caption = SwapLeftRight(caption);
-        }
         if (colour)
             image.Mutate(x => x.Brightness(brightness).Contrast(contrast).Saturate(saturation).Hue(hue));
         if (affine)
             ShiftScaleRotate(image, dx, dy, scale, angle);
-        return caption;
+        return flip ? captions.Select(SwapLeftRight).ToArray() : captions.ToArray();
     }
 
     /// <summary>Rotates and scales about the centre, then shifts (fractions of the size); keeps the

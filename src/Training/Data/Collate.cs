@@ -9,10 +9,13 @@ namespace CaptionService.Training.Data;
 /// <param name="Labels">[B, T] int64: caption + end token, -100 on padding (ignored by the loss)</param>
 /// <param name="Tokens">Number of label positions that count (not padding).</param>
 /// <param name="Positions">[Tokens] int64: their flat indices (b * T + t), so the LM head can skip the padding.</param>
-public sealed record Batch(Tensor Pixels, Tensor Input, Tensor Labels, int Tokens, Tensor Positions) : IDisposable
+/// <param name="ImageOfCaption">[B] int64: the image (row of <paramref name="Pixels"/>) of each caption, when an image
+/// has several captions in the batch; null when caption i is of image i.</param>
+public sealed record Batch(Tensor Pixels, Tensor Input, Tensor Labels, int Tokens, Tensor Positions, Tensor? ImageOfCaption = null) : IDisposable
 {
     public void Dispose()
     {
+        ImageOfCaption?.Dispose();
         Pixels.Dispose();
         Input.Dispose();
         Labels.Dispose();
@@ -26,9 +29,16 @@ public static class Collate
     public const int IgnoreIndex = -100;
 
     /// <param name="images">CHW float images, all S x S</param>
-    public static Batch Make(IReadOnlyList<float[]> images, IReadOnlyList<string> captions, CaptionTokenizer tokenizer, int imageSize, int maxLength)
+    /// <param name="captions">caption i of image i</param>
+    public static Batch Make(IReadOnlyList<float[]> images, IReadOnlyList<string> captions, CaptionTokenizer tokenizer, int imageSize, int maxLength) =>
+        Make(images, captions.Select(c => (IReadOnlyList<string>)[c]).ToList(), tokenizer, imageSize, maxLength);
+
+    /// <param name="images">CHW float images, all S x S</param>
+    /// <param name="captions">the captions of image i (at least one each); the batch has every caption, in order</param>
+    public static Batch Make(IReadOnlyList<float[]> images, IReadOnlyList<IReadOnlyList<string>> captions, CaptionTokenizer tokenizer, int imageSize, int maxLength)
     {
-        var pairs = captions.Select(c => tokenizer.ForTraining(c, maxLength)).ToList();
+        var imageOf = captions.SelectMany((list, image) => list.Select(_ => (long)image)).ToArray();
+        var pairs = captions.SelectMany(list => list).Select(c => tokenizer.ForTraining(c, maxLength)).ToList();
         int b = pairs.Count, t = pairs.Max(p => p.Input.Length);
         var input = new long[b * t];
         var labels = new long[b * t];
@@ -45,13 +55,14 @@ public static class Collate
                 if (real) positions.Add(i * t + j);
             }
         }
-        var pixels = new float[b * 3 * imageSize * imageSize];
-        for (int i = 0; i < b; i++) images[i].CopyTo(pixels, i * images[i].Length);
+        var pixels = new float[images.Count * 3 * imageSize * imageSize];
+        for (int i = 0; i < images.Count; i++) images[i].CopyTo(pixels, i * images[i].Length);
         return new Batch(
-            tensor(pixels, [b, 3, imageSize, imageSize]),
+            tensor(pixels, [images.Count, 3, imageSize, imageSize]),
             tensor(input, [b, t]),
             tensor(labels, [b, t]),
             positions.Count,
-            tensor(positions.ToArray()));
+            tensor(positions.ToArray()),
+            imageOf.Length == images.Count ? null : tensor(imageOf));
     }
 }

@@ -15,6 +15,9 @@ public enum CaptionSampling
     /// <summary>Each image is one sample, with one of its captions drawn anew every epoch: the encoder runs once per
     /// image, not once per caption (about 5 times less work per epoch on COCO-style sets).</summary>
     One,
+    /// <summary>Each image is one sample with all of its captions: the encoder runs once per image and its output
+    /// serves every caption (<c>seq_per_img</c> in the self-critical captioning code). The batch size counts images.</summary>
+    All,
 }
 
 /// <param name="Workers">Threads decoding and augmenting images ahead of the model.</param>
@@ -31,7 +34,7 @@ public sealed record LoaderOptions(int BatchSize, int MaxLength, AugmentOptions 
 public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocessor preprocessor, CaptionTokenizer tokenizer,
     LoaderOptions options, bool train)
 {
-    /// <summary>(image, caption index): every pair, as in the seed; or each image once (index -1: drawn per epoch).</summary>
+    /// <summary>(image, caption index): every pair, as in the seed; or each image once (index -1: one drawn per epoch, or all).</summary>
     private readonly (CaptionedImage Image, int Caption)[] samples = options.Captions == CaptionSampling.Each
         ? images.SelectMany(i => i.Captions.Select((_, c) => (i, c))).ToArray()
         : images.Select(i => (i, -1)).ToArray();
@@ -88,18 +91,19 @@ public sealed class Loader(IReadOnlyList<CaptionedImage> images, ImagePreprocess
     {
         int start = batch * options.BatchSize, count = Math.Min(options.BatchSize, samples.Length - start);
         var pixels = new float[count][];
-        var captions = new string[count];
+        var captions = new IReadOnlyList<string>[count];
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers) }, i =>
         {
             int index = order[start + i];
             var (image, which) = samples[index];
             var rng = new Random(Seed(options.Seed, epoch, start + i));
-            var caption = image.Captions[which >= 0 ? which : rng.Next(image.Captions.Count)];
+            IReadOnlyList<string> chosen = options.Captions == CaptionSampling.All ? image.Captions
+                : [image.Captions[which >= 0 ? which : rng.Next(image.Captions.Count)]];
             using var decoded = Decode(image.ImagePath);
             if (train)
-                caption = Augment.Apply(decoded, caption, options.Augment, rng);
+                chosen = Augment.Apply(decoded, chosen, options.Augment, rng);
             pixels[i] = preprocessor.ToChw(decoded);
-            captions[i] = caption;
+            captions[i] = chosen;
         });
         return Collate.Make(pixels, captions, tokenizer, preprocessor.ImageSize, options.MaxLength);
     }

@@ -36,7 +36,8 @@ public sealed record TrainOptions
     public int Seed { get; init; }
     public int Workers { get; init; } = 2;
     public AugmentOptions Augment { get; init; } = new();
-    /// <summary>Every caption a sample (the seed's way), or each image once per epoch with one of its captions.</summary>
+    /// <summary>Every caption a sample (the seed's way), or each image once per epoch with one of its captions, or with
+    /// all of them on one encoding.</summary>
     public CaptionSampling Captions { get; init; } = CaptionSampling.Each;
     /// <summary>How a file without splits of its own is split (its test share is never trained on).</summary>
     public SplitOptions Split { get; init; } = new();

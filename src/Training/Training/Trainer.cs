@@ -195,7 +195,7 @@ public sealed class Trainer(Captioner model, Loader train, Loader val, TrainOpti
     /// <summary>Mean cross-entropy over the caption tokens (padding labels are ignored), in fp32.</summary>
     private static Tensor Loss(Captioner work, Batch batch) =>
         work.Loss(batch.Pixels.to(work.DType, work.Device), batch.Input.to(work.Device), batch.Labels.to(work.Device), Collate.IgnoreIndex,
-            positions: batch.Positions.to(work.Device));
+            positions: batch.Positions.to(work.Device), imageOfCaption: batch.ImageOfCaption?.to(work.Device));
 
     private void SaveLast(TrainingState state, OptimizerHelper optimizer)
     {

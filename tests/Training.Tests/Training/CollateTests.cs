@@ -39,4 +39,25 @@ public class CollateTests
         using var real = model.Loss(batch.Pixels, batch.Input, batch.Labels, Collate.IgnoreIndex, chunk: 5, positions: batch.Positions);
         Assert.Equal(all.item<float>(), real.item<float>(), 4); // fp32 sums over different chunkings
     }
+
+    [Fact]
+    public void Encoding_each_image_once_for_all_its_captions_gives_the_loss_of_repeating_it()
+    {
+        torch.manual_seed(4);
+        using var model = new Captioner(Presets.Tiny);
+        model.eval();
+        var a = torch.randn(3 * 32 * 32).data<float>().ToArray();
+        var b = torch.randn(3 * 32 * 32).data<float>().ToArray();
+        string[] ofA = ["A dog running on the beach.", "A dog."], ofB = ["Two cats on a red sofa"];
+        using var shared = Collate.Make([a, b], [ofA, ofB], CaptionTokenizer.Default, imageSize: 32, maxLength: 32);
+        using var repeated = Collate.Make([a, a, b], [.. ofA, .. ofB], CaptionTokenizer.Default, imageSize: 32, maxLength: 32);
+        Assert.Equal(new long[] { 2, 3, 32, 32 }, shared.Pixels.shape);
+        Assert.Equal(new long[] { 0, 0, 1 }, shared.ImageOfCaption!.data<long>().ToArray());
+        Assert.Null(repeated.ImageOfCaption);
+        Assert.Equal(repeated.Input.data<long>().ToArray(), shared.Input.data<long>().ToArray());
+        using var once = model.Loss(shared.Pixels, shared.Input, shared.Labels, Collate.IgnoreIndex, positions: shared.Positions,
+            imageOfCaption: shared.ImageOfCaption);
+        using var thrice = model.Loss(repeated.Pixels, repeated.Input, repeated.Labels, Collate.IgnoreIndex, positions: repeated.Positions);
+        Assert.Equal(thrice.item<float>(), once.item<float>(), 5);
+    }
 }

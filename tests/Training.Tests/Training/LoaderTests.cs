@@ -19,14 +19,15 @@ public sealed class LoaderTests : IDisposable
             var path = Path.Combine(dir, $"{i}.png");
             using (var image = new Image<Rgb24>(40, 40, new Rgb24((byte)(i * 30), 100, 200)))
                 image.SaveAsPng(path);
-            images.Add(new CaptionedImage(i.ToString(), path, [$"picture number {i} on the left", $"image {i}"], null));
+            images.Add(new CaptionedImage(i.ToString(), path, [$"picture number {i} on the left", $"image {i} with the left side up"], null));
         }
     }
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private Loader Make(bool train, int seed = 1) => new(images, new ImagePreprocessor(Presets.Tiny), CaptionTokenizer.Default,
-        new LoaderOptions(BatchSize: 4, MaxLength: 16, new AugmentOptions(), seed, Workers: 2, Prefetch: 2), train);
+    private Loader Make(bool train, int seed = 1, CaptionSampling captions = CaptionSampling.Each) => new(images,
+        new ImagePreprocessor(Presets.Tiny), CaptionTokenizer.Default,
+        new LoaderOptions(BatchSize: 4, MaxLength: 16, new AugmentOptions(), seed, Workers: 2, Prefetch: 2, captions), train);
 
     private static List<(float[] Pixels, long[] Input)> Drain(IEnumerable<Batch> batches) =>
         batches.Select(b =>
@@ -76,5 +77,41 @@ public sealed class LoaderTests : IDisposable
         var loader = Make(train: true);
         using (var first = loader.Epoch(0).First()) Assert.Equal(4, first.Input.shape[0]);
         Assert.Equal(4, Drain(loader.Epoch(0)).Count); // the loader is usable again
+    }
+
+    [Fact]
+    public void All_captions_of_an_image_share_its_one_encoding_and_its_flip()
+    {
+        var loader = Make(train: true, captions: CaptionSampling.All);
+        Assert.Equal(7, loader.Samples);
+        Assert.Equal(2, loader.BatchesPerEpoch);
+        var tokenizer = CaptionTokenizer.Default;
+        int flipped = 0, seen = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            using (batch)
+            {
+                long count = batch.Pixels.shape[0];
+                Assert.Equal(2 * count, batch.Input.shape[0]); // two captions per image
+                Assert.NotNull(batch.ImageOfCaption);
+                var imageOf = batch.ImageOfCaption!.data<long>().ToArray();
+                Assert.Equal(Enumerable.Range(0, (int)count).SelectMany(i => new long[] { i, i }), imageOf);
+                long t = batch.Input.shape[1];
+                var input = batch.Input.data<long>().ToArray();
+                for (int i = 0; i < count; i++)
+                {
+                    // An image's captions stay together, in order, and a flip of the image swaps left and right in each.
+                    var first = tokenizer.Decode(input.Skip((int)(2 * i * t) + 1).Take((int)t - 1).Select(x => (int)x).Where(x => x != tokenizer.PadId).ToArray());
+                    var second = tokenizer.Decode(input.Skip((int)((2 * i + 1) * t) + 1).Take((int)t - 1).Select(x => (int)x).Where(x => x != tokenizer.PadId).ToArray());
+                    var number = second.Split(' ')[1];
+                    Assert.StartsWith($"picture number {number} on the ", first);
+                    Assert.Equal($"image {number} with the {first.Split(' ')[^1]} side up", second);
+                    if (first.EndsWith("right")) flipped++;
+                    seen++;
+                }
+            }
+        }
+        Assert.Equal(7, seen);
+        Assert.InRange(flipped, 1, 6); // p = 0.5 per image: seed 1 flips some images and not others
     }
 }
