@@ -43,8 +43,7 @@ public static class Poisson
                 "full" => temporary = LoadTest.RandomFullSize(),
                 _ => throw new ArgumentException($"--model: unknown model '{o.Model}' (tiny or full)"),
             };
-            foreach (int admit in o.MaxAdmitPerStep)
-            foreach (int blocks in o.EncoderBlocksPerStep ?? [0])
+            foreach (var (admit, blocks) in o.MaxAdmitPerStep.SelectMany(a => (o.EncoderBlocksPerStep ?? [0]).Select(b => (a, b))))
             {
                 var settings = new Dictionary<string, string>
                 {
