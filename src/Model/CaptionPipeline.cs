@@ -43,5 +43,13 @@ public sealed class CaptionPipeline(Captioner model, ImageLimits? limits = null)
         batch.Admit(Preprocessor.ToBatch(images), groups);
     }
 
+    /// <summary>Starts joining preprocessed images to a running batch a few encoder blocks at a time
+    /// (<see cref="DecodingBatch.BeginAdmit"/>); the input tensor is freed before this returns.</summary>
+    public Admission BeginAdmit(DecodingBatch batch, IEnumerable<float[]> images, IReadOnlyList<DecodingGroup> groups)
+    {
+        using var scope = NewDisposeScope();
+        return batch.BeginAdmit(Preprocessor.ToBatch(images), groups);
+    }
+
     public void Dispose() => Model.Dispose();
 }

@@ -142,6 +142,9 @@ public sealed class Captioner : NamedModule
     /// <summary>The encoder states the decoder attends to (see <see cref="VisionEncoder.forward"/>).</summary>
     public Tensor[] Encode(Tensor pixels) => encoder.forward(pixels);
 
+    /// <summary>The ViT, for encoding a few blocks at a time (<see cref="Generation.Admission"/>).</summary>
+    public VisionEncoder Encoder => encoder;
+
     /// <summary>Teacher-forced logits from already-encoded images: [B, T, V].</summary>
     public Tensor Logits(Tensor tokens, IReadOnlyList<Tensor> encoderStates) => decoder.forward(tokens, encoderStates);
 

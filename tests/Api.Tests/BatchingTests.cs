@@ -156,18 +156,21 @@ public class BatchingTests
         return dir;
     }
 
-    /// <summary>A burst that arrives while a caption runs is encoded at most MaxAdmitPerStep images between two
-    /// steps (0: all that wait, at once); into an empty batch, everything waiting is admitted together.</summary>
+    /// <summary>A burst that arrives while a caption runs is encoded at most MaxAdmitPerStep images at a time (0: all
+    /// that wait, at once), each admission EncoderBlocksPerStep ViT blocks between two steps (0: the whole encoder at
+    /// once); into an empty batch, everything waiting is admitted together in one pass.</summary>
     [Theory]
-    [InlineData(2)]
-    [InlineData(0)]
-    public async Task A_burst_arriving_while_captions_run_is_admitted_a_few_images_per_step(int maxAdmit)
+    [InlineData(2, 1)]
+    [InlineData(0, 0)]
+    [InlineData(2, 0)]
+    public async Task A_burst_arriving_while_captions_run_is_admitted_a_few_images_and_blocks_per_step(int maxAdmit, int blocksPerStep)
     {
         var checkpoint = SlowCheckpoint();
         try
         {
             await using var host = new ObservedHost(("Checkpoint", checkpoint), ("Batching:MaxBatchSize", "16"), ("Batching:MaxWaitMs", "0"),
-                ("Batching:MaxTokens", "4000"), ("Batching:MaxAdmitPerStep", maxAdmit.ToString()));
+                ("Batching:MaxTokens", "4000"), ("Batching:MaxAdmitPerStep", maxAdmit.ToString()),
+                ("Batching:EncoderBlocksPerStep", blocksPerStep.ToString()));
             await host.ReadyClientAsync();
             var model = host.Factory.Services.GetRequiredService<Hosting.ModelHost>().Current!;
             float[] pixels = model.Pipeline.Preprocessor.ToChw(Pictures[0]);
@@ -188,12 +191,15 @@ public class BatchingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog.Completion);
 
             var encodes = host.Spans().Where(s => s.DisplayName == "encode" && s.ParentSpanId == burst.SpanId)
-                .Select(s => (Images: (int)s.GetTagItem("captioner.encode.images")!, Running: (int)s.GetTagItem("captioner.encode.running_rows")!))
+                .Select(s => (Images: (int)s.GetTagItem("captioner.encode.images")!, Running: (int)s.GetTagItem("captioner.encode.running_rows")!,
+                    Slices: (int)s.GetTagItem("captioner.encode.slices")!))
                 .ToList();
             Assert.Equal(10, encodes.Count);
-            Assert.Equal((1, 0), encodes[0]);   // the hog, into an empty batch
+            Assert.Equal((1, 0, 1), encodes[0]);   // the hog, into an empty batch, in one pass
             var burstEncodes = encodes.Skip(1).ToList();
             Assert.All(burstEncodes, e => Assert.True(e.Running >= 1, "the burst was admitted while the long caption ran"));
+            // The tiny model's ViT has 2 blocks: one per step, or both at once.
+            Assert.All(burstEncodes, e => Assert.Equal(blocksPerStep == 1 ? 2 : 1, e.Slices));
             int largest = burstEncodes.Max(e => e.Images);
             if (maxAdmit > 0)
                 Assert.True(largest <= maxAdmit, $"{largest} images encoded in one admission: {string.Join(", ", burstEncodes)}");

@@ -49,6 +49,7 @@ public class StartupTests
     [InlineData("RequestTimeoutSeconds", 0, "Captioner:Batching:RequestTimeoutSeconds", "positive")]
     [InlineData("MaxTokens", 0, "Captioner:Batching:MaxTokens", "at least 1")]
     [InlineData("MaxAdmitPerStep", -1, "Captioner:Batching:MaxAdmitPerStep", "0 (no limit) or more")]
+    [InlineData("EncoderBlocksPerStep", -2, "Captioner:Batching:EncoderBlocksPerStep", "0 (the whole encoder at once) or more")]
     public void Bad_batching_settings_are_refused_with_a_message_naming_them(string key, double value, string names, string says)
     {
         var options = new CaptionerOptions { Device = "cpu" };

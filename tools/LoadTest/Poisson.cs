@@ -8,10 +8,10 @@ using System.Text.Json;
 namespace CaptionService.LoadTest;
 
 public sealed record PoissonOptions(string ApiDll, string Model, double Rate, double Seconds, int MaxTokens, IReadOnlyList<int> MaxAdmitPerStep,
-    string DType, string? Output, int Seed = 1);
+    string DType, string? Output, int Seed = 1, IReadOnlyList<int>? EncoderBlocksPerStep = null);
 
 /// <summary>What one admission setting gave under the open-loop load.</summary>
-public sealed record PoissonResult(int MaxAdmit, int Requests, int Failures, double Seconds, double[] Ttft, double[] Tpot, double[] Total)
+public sealed record PoissonResult(int MaxAdmit, int Blocks, int Requests, int Failures, double Seconds, double[] Ttft, double[] Tpot, double[] Total)
 {
     public double CaptionsPerSecond => (Requests - Failures) / Seconds;
 }
@@ -43,7 +43,7 @@ public static class Poisson
                 "full" => temporary = LoadTest.RandomFullSize(),
                 _ => throw new ArgumentException($"--model: unknown model '{o.Model}' (tiny or full)"),
             };
-            foreach (int admit in o.MaxAdmitPerStep)
+            foreach (var (admit, blocks) in o.MaxAdmitPerStep.SelectMany(a => (o.EncoderBlocksPerStep ?? [0]).Select(b => (a, b))))
             {
                 var settings = new Dictionary<string, string>
                 {
@@ -51,15 +51,16 @@ public static class Poisson
                     ["Captioner__Device"] = "cpu",
                     ["Captioner__DType"] = o.DType,
                     ["Captioner__Batching__MaxAdmitPerStep"] = admit.ToString(CultureInfo.InvariantCulture),
+                    ["Captioner__Batching__EncoderBlocksPerStep"] = blocks.ToString(CultureInfo.InvariantCulture),
                     ["Captioner__Batching__QueueCapacity"] = "4096",
                     ["Captioner__Batching__RequestTimeoutSeconds"] = "600",
                 };
-                log($"{o.Model}, MaxAdmitPerStep {admit}: starting the service (load average {LoadTest.LoadAverage()})");
+                log($"{o.Model}, MaxAdmitPerStep {admit}, EncoderBlocksPerStep {blocks}: starting the service (load average {LoadTest.LoadAverage()})");
                 await using var service = await ServiceProcess.StartAsync(o.ApiDll, settings, TimeSpan.FromMinutes(5));
                 using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromMinutes(10) };
                 (string, string)[] fields = [("decoding", "greedy"), ("max_tokens", o.MaxTokens.ToString(CultureInfo.InvariantCulture))];
                 for (int i = 0; i < 4; i++) await Send(http, images[i], fields); // warm-up
-                var result = await OneRun(http, images, fields, o, admit, cancellationToken);
+                var result = await OneRun(http, images, fields, o, admit, blocks, cancellationToken);
                 results.Add(result);
                 log($"  {result.Requests} requests, {result.CaptionsPerSecond:F2} captions/s, TTFT p50/p99 {P(result.Ttft, 0.5):F0}/{P(result.Ttft, 0.99):F0} ms, "
                     + $"TPOT p50/p99 {P(result.Tpot, 0.5):F1}/{P(result.Tpot, 0.99):F1} ms, total p50/p99 {P(result.Total, 0.5):F0}/{P(result.Total, 0.99):F0} ms, {result.Failures} failed");
@@ -77,7 +78,7 @@ public static class Poisson
     }
 
     private static async Task<PoissonResult> OneRun(HttpClient http, IReadOnlyList<byte[]> images, (string, string)[] fields, PoissonOptions o, int admit,
-        CancellationToken cancellationToken)
+        int blocks, CancellationToken cancellationToken)
     {
         var random = new Random(o.Seed);
         var arrivals = new List<double>();
@@ -111,7 +112,7 @@ public static class Poisson
         await Task.WhenAll(sent);
         double seconds = clock.Elapsed.TotalSeconds;
         static double[] Sorted(double[] x) => x.Where(double.IsFinite).Order().ToArray();
-        return new PoissonResult(admit, arrivals.Count, failures, seconds, Sorted(ttft), Sorted(tpot), Sorted(total));
+        return new PoissonResult(admit, blocks, arrivals.Count, failures, seconds, Sorted(ttft), Sorted(tpot), Sorted(total));
     }
 
     private static async Task<(int Tokens, double DecodeMs)?> Send(HttpClient http, byte[] image, (string, string)[] fields)
@@ -136,10 +137,10 @@ public static class Poisson
             + $"(load average before: {loadBefore}, after: {LoadTest.LoadAverage()}). Open loop: Poisson arrivals at {o.Rate:G3}/s for {o.Seconds:G3} s (seed {o.Seed}, the same arrivals for each setting), "
             + $"greedy, max_tokens {o.MaxTokens}. TTFT and TPOT from the service's own timings (it answers whole captions): TPOT = decode / tokens, TTFT = total - decode + TPOT.");
         s.AppendLine();
-        s.AppendLine("| MaxAdmitPerStep | requests | captions/s | TTFT p50 ms | TTFT p99 ms | TPOT p50 ms | TPOT p99 ms | TPOT p99/p50 | total p50 ms | total p99 ms | failed |");
-        s.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        s.AppendLine("| MaxAdmitPerStep | EncoderBlocksPerStep | requests | captions/s | TTFT p50 ms | TTFT p99 ms | TPOT p50 ms | TPOT p99 ms | TPOT p99/p50 | total p50 ms | total p99 ms | failed |");
+        s.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {(r.MaxAdmit == 0 ? "0 (no limit)" : r.MaxAdmit)} | {r.Requests} | {r.CaptionsPerSecond:F2} | {P(r.Ttft, 0.5):F0} | {P(r.Ttft, 0.99):F0} | "
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {(r.MaxAdmit == 0 ? "0 (no limit)" : r.MaxAdmit)} | {(r.Blocks == 0 ? "0 (all at once)" : r.Blocks)} | {r.Requests} | {r.CaptionsPerSecond:F2} | {P(r.Ttft, 0.5):F0} | {P(r.Ttft, 0.99):F0} | "
                 + $"{P(r.Tpot, 0.5):F1} | {P(r.Tpot, 0.99):F1} | {P(r.Tpot, 0.99) / P(r.Tpot, 0.5):F2} | {P(r.Total, 0.5):F0} | {P(r.Total, 0.99):F0} | {r.Failures} |");
         return s.ToString();
     }

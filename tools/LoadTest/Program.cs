@@ -83,15 +83,17 @@ var rate = new Option<double>("--rate") { Description = "Mean arrivals per secon
 var seconds = new Option<double>("--seconds") { Description = "How long requests arrive", DefaultValueFactory = _ => 60 };
 var poissonTokens = new Option<int>("--max-tokens") { Description = "max_tokens of every request", DefaultValueFactory = _ => 20 };
 var admits = new Option<int[]>("--max-admit") { Description = "Captioner:Batching:MaxAdmitPerStep values to compare (0 = no limit)", DefaultValueFactory = _ => [0, 2], AllowMultipleArgumentsPerToken = true };
+var blocksPerStep = new Option<int[]>("--blocks-per-step") { Description = "Captioner:Batching:EncoderBlocksPerStep values to compare with each --max-admit (0 = the whole encoder at once)", DefaultValueFactory = _ => [0, 1], AllowMultipleArgumentsPerToken = true };
 var poissonDType = new Option<string>("--dtype") { Description = "Captioner:DType of the service", DefaultValueFactory = _ => "auto" };
 var poissonOutput = new Option<FileInfo?>("--out") { Description = "Markdown file whose poisson section is replaced with the results" };
 var poisson = new Command("poisson", "Open-loop Poisson arrivals on loopback: TTFT, TPOT and total latency p50/p99 per admission setting")
 {
-    poissonApi, poissonModel, rate, seconds, poissonTokens, admits, poissonDType, poissonOutput,
+    poissonApi, poissonModel, rate, seconds, poissonTokens, admits, blocksPerStep, poissonDType, poissonOutput,
 };
 poisson.SetAction(async (result, cancellationToken) =>
     await Poisson.RunAsync(new PoissonOptions(result.GetValue(poissonApi)!.FullName, result.GetValue(poissonModel)!, result.GetValue(rate), result.GetValue(seconds),
-        result.GetValue(poissonTokens), result.GetValue(admits)!, result.GetValue(poissonDType)!, result.GetValue(poissonOutput)?.FullName),
+        result.GetValue(poissonTokens), result.GetValue(admits)!, result.GetValue(poissonDType)!, result.GetValue(poissonOutput)?.FullName,
+        EncoderBlocksPerStep: result.GetValue(blocksPerStep)),
         line => Console.WriteLine(line), cancellationToken));
 root.Subcommands.Add(poisson);
 

@@ -11,8 +11,9 @@ namespace CaptionService.Api.Batching;
 /// <summary>
 /// The only code that touches the model once it is loaded: continuous (iteration-level) batching
 /// on one dedicated thread. Requests wait in a bounded queue. Before every decode step the
-/// scheduler admits waiting jobs while the batch has rows for them, encodes the newcomers in one
-/// pass and joins them to the running <see cref="DecodingBatch"/>; then it decodes one token for
+/// scheduler admits waiting jobs while the batch has rows for them, encodes the newcomers together
+/// (while captions run, a few encoder blocks per step: <see cref="BatchingOptions.EncoderBlocksPerStep"/>)
+/// and joins them to the running <see cref="DecodingBatch"/>; then it decodes one token for
 /// every sequence and answers each job the moment its caption ends. A job whose client left or
 /// whose time ran out leaves the batch at the next step.
 /// </summary>
@@ -30,6 +31,13 @@ public sealed class CaptionScheduler : IDisposable
     private volatile int activeRows;
     private long liveTensors;
     private long stepsSinceTrim;   // scheduler thread only
+    private Staged? staged;        // newcomers part-way through the encoder (scheduler thread only)
+
+    /// <summary>Jobs being encoded a few blocks per step, since <paramref name="Started"/>, with the batch's rows then.</summary>
+    private sealed record Staged(Admission Admission, List<CaptionJob> Jobs, DateTimeOffset Started, int RowsBefore)
+    {
+        public int Slices { get; set; }
+    }
 
     /// <summary>Idle this long after work, the scheduler hands freed memory back (<see cref="NativeHeap"/>).</summary>
     private static readonly TimeSpan IdleTrimAfter = TimeSpan.FromSeconds(1);
@@ -108,7 +116,8 @@ public sealed class CaptionScheduler : IDisposable
                 try
                 {
                     DropCancelled(batch);
-                    Admit(batch);
+                    if (staged is null) Admit(batch);
+                    else ContinueStaged(batch);
                     if (batch.IsEmpty) continue;
                     metrics.Step(batch.Rows);
                     stepsSinceTrim++;
@@ -124,8 +133,10 @@ public sealed class CaptionScheduler : IDisposable
                     // its own bookkeeping failing (out of memory reordering the cache, say), which nobody
                     // can be told apart in. Fail the batch's jobs, not the service: start again empty.
                     logger.LogError(e, "The decoding batch failed as a whole; failing its {Count} requests", running.Count);
-                    foreach (var job in running) { job.Fail(e); job.Group?.Dispose(); }
+                    foreach (var job in running.Concat(staged?.Jobs ?? [])) { job.Fail(e); job.Group?.Dispose(); }
                     running.Clear();
+                    staged?.Admission.Dispose();
+                    staged = null;
                     batch.Dispose();
                     batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
                     activeRows = 0;
@@ -139,9 +150,11 @@ public sealed class CaptionScheduler : IDisposable
         }
         finally
         {
-            foreach (var job in running) { job.Cancel(); job.Group?.Dispose(); }
+            foreach (var job in running.Concat(staged?.Jobs ?? [])) { job.Cancel(); job.Group?.Dispose(); }
             while (queue.Reader.TryRead(out var job)) job.Cancel();
             running.Clear();
+            staged?.Admission.Dispose();
+            staged = null;
             batch.Dispose();
             activeRows = 0;
             stopped.TrySetResult();
@@ -150,7 +163,7 @@ public sealed class CaptionScheduler : IDisposable
         bool WaitForWork()
         {
             if (abort.IsCancellationRequested) return false;
-            if (running.Count > 0) return true;
+            if (running.Count > 0 || staged is not null) return true;
             // Idle: block until a job arrives (false once the queue is completed and empty). After a
             // second without work, the memory the batch's tensors took goes back to the system.
             try
@@ -208,14 +221,61 @@ public sealed class CaptionScheduler : IDisposable
             rows += next.Group.InitialRows;
             newcomers.Add(next);
         }
-        if (newcomers.Count > 0) AdmitTogether(batch, newcomers);
+        if (newcomers.Count == 0) return;
+        if (batch.IsEmpty || options.EncoderBlocksPerStep == 0)
+            AdmitTogether(batch, newcomers);
+        else
+            Stage(batch, newcomers);
+        activeRows = batch.Rows;
+    }
+
+    /// <summary>Starts encoding the newcomers a few blocks per step; when that fails, admits them the whole way.</summary>
+    private void Stage(DecodingBatch batch, List<CaptionJob> jobs)
+    {
+        var started = DateTimeOffset.UtcNow;
+        try
+        {
+            staged = new Staged(model!.Pipeline.BeginAdmit(batch, jobs.Select(j => j.Image), jobs.Select(j => j.Group!).ToList()),
+                jobs, started, batch.Rows);
+        }
+        catch (Exception)
+        {
+            AdmitTogether(batch, jobs);
+            return;
+        }
+        ContinueStaged(batch);
+    }
+
+    /// <summary>Runs the staged newcomers' next encoder blocks (all that are left when nothing else is running)
+    /// and joins them to the batch once encoded. A failure on the way sends them through
+    /// <see cref="AdmitTogether"/>, which finds the job it fails with.</summary>
+    private void ContinueStaged(DecodingBatch batch)
+    {
+        var now = staged!;
+        try
+        {
+            now.Admission.Advance(batch.IsEmpty ? int.MaxValue : options.EncoderBlocksPerStep);
+            now.Slices++;
+            if (!now.Admission.IsEncoded) return;
+            batch.Admit(now.Admission);
+        }
+        catch (Exception)
+        {
+            staged = null;
+            now.Admission.Dispose();
+            AdmitTogether(batch, now.Jobs);
+            return;
+        }
+        staged = null;
+        now.Admission.Dispose();
+        Joined(now.Jobs, now.Started, now.RowsBefore, now.Slices, batch);
         activeRows = batch.Rows;
     }
 
     /// <summary>Encodes the jobs' images in one pass and joins them to the batch. When that throws
     /// (out of memory, an image the encoder fails on), whose fault it is cannot be told: each half is
     /// admitted on its own, down to the job it still fails with. The batch is unchanged by a failed
-    /// admission (<see cref="DecodingBatch.Admit"/>), so the running captions never notice.</summary>
+    /// admission (<see cref="DecodingBatch.Admit(TorchSharp.torch.Tensor, IReadOnlyList{DecodingGroup})"/>), so the running captions never notice.</summary>
     private void AdmitTogether(DecodingBatch batch, List<CaptionJob> jobs)
     {
         var m = model!;
@@ -237,13 +297,19 @@ public sealed class CaptionScheduler : IDisposable
             Fail(jobs[0], e);
             return;
         }
+        Joined(jobs, admitted, rowsBefore, slices: 1, batch);
+    }
+
+    /// <summary>Newcomers whose encoding began at <paramref name="admitted"/> are in the batch: their spans, and they run.</summary>
+    private void Joined(List<CaptionJob> jobs, DateTimeOffset admitted, int rowsBefore, int slices, DecodingBatch batch)
+    {
         var encoded = DateTimeOffset.UtcNow;
         foreach (var job in jobs)
         {
             (job.Admitted, job.Encoded, job.BatchRows) = (admitted, encoded, batch.Rows);
             CaptionMetrics.Span("queue", job.Parent, job.Submitted, admitted);
             CaptionMetrics.Span("encode", job.Parent, admitted, encoded, ("captioner.encode.images", jobs.Count),
-                ("captioner.encode.running_rows", rowsBefore));
+                ("captioner.encode.running_rows", rowsBefore), ("captioner.encode.slices", slices));
         }
         running.AddRange(jobs);
     }

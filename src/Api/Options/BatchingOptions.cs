@@ -27,6 +27,13 @@ public sealed class BatchingOptions
     /// When nothing is running, everything that fits is admitted at once.</summary>
     public int MaxAdmitPerStep { get; set; } = 2;
 
+    /// <summary>Most ViT blocks run on newcomers' images between two decoding steps while captions are running
+    /// (0: the whole encoder at once). A newcomer's encoding is spread over that many steps' pauses instead of one
+    /// long pause, which bounds the encoder work any running caption waits for per token: with 1 (the default), a
+    /// step waits for at most one block of MaxAdmitPerStep images. The newcomer starts a few steps later (a 12-block
+    /// ViT-B: 12 steps). When nothing is running, newcomers are encoded at once.</summary>
+    public int EncoderBlocksPerStep { get; set; } = 1;
+
     public TimeSpan MaxWait => TimeSpan.FromMilliseconds(MaxWaitMs);
     public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
 
@@ -38,6 +45,7 @@ public sealed class BatchingOptions
         if (!(RequestTimeoutSeconds > 0) || double.IsInfinity(RequestTimeoutSeconds))
             yield return $"{section}:RequestTimeoutSeconds: must be a positive number of seconds (got {RequestTimeoutSeconds})";
         if (MaxAdmitPerStep < 0) yield return $"{section}:MaxAdmitPerStep: must be 0 (no limit) or more images (got {MaxAdmitPerStep})";
+        if (EncoderBlocksPerStep < 0) yield return $"{section}:EncoderBlocksPerStep: must be 0 (the whole encoder at once) or more blocks (got {EncoderBlocksPerStep})";
         if (MaxTokens < 1) yield return $"{section}:MaxTokens: must be at least 1 (got {MaxTokens})";
     }
 }

@@ -4,7 +4,7 @@ namespace CaptionService.Model.Generation;
 
 /// <summary>
 /// A running batch of captions being decoded together: continuous (iteration-level) batching.
-/// Captions join between steps (<see cref="Admit"/>: their images are encoded together and their
+/// Captions join between steps (<see cref="Admit(Tensor, IReadOnlyList{DecodingGroup})"/>: their images are encoded together and their
 /// rows appended to the KV cache at their own positions), every <see cref="Step"/> decodes one token
 /// for every row at once, and a caption leaves the batch the moment it is done (or is
 /// <see cref="Remove">removed</see>). Greedy, sampling and beam captions with different options
@@ -39,16 +39,39 @@ public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
     /// <param name="pixels">[N, 3, S, S] normalized images, one per group</param>
     public void Admit(Tensor pixels, IReadOnlyList<DecodingGroup> newcomers)
     {
+        if (newcomers.Count == 0 && pixels.shape[0] == 0) return;
+        using var admission = BeginAdmit(pixels, newcomers);
+        admission.Advance(int.MaxValue);
+        Admit(admission);
+    }
+
+    /// <summary>Starts the newcomers' way in: checks them, embeds their images' patches and returns an
+    /// <see cref="Admission"/> to run the encoder's blocks on, a few at a time, then to <see cref="Admit(Admission)"/>.
+    /// The batch does not change until then.</summary>
+    /// <param name="pixels">[N, 3, S, S] normalized images, one per group; not kept</param>
+    public Admission BeginAdmit(Tensor pixels, IReadOnlyList<DecodingGroup> newcomers)
+    {
         if (pixels.shape[0] != newcomers.Count)
             throw new ArgumentException($"{pixels.shape[0]} images for {newcomers.Count} captions");
         if (newcomers.FirstOrDefault(g => g.MaxNewTokens > Capacity) is { } tooLong)
             throw new DecodingOptionsException($"max_new_tokens {tooLong.MaxNewTokens} exceeds the batch's capacity of {Capacity} tokens per caption");
-        if (newcomers.Count == 0) return;
 
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         FaultInjection.Check(model, FaultPoint.Admission, newcomers);
-        var states = model.Encode(pixels.to(model.DType, model.Device));                 // per block [N, S, C]
+        var embedded = model.Encoder.Begin(pixels.to(model.DType, model.Device)).DetachFromDisposeScope();
+        return new Admission(model.Encoder, embedded, newcomers);
+    }
+
+    /// <summary>Adds the rows of newcomers whose images are encoded (<see cref="Admission.IsEncoded"/>) to the
+    /// batch. All or nothing: when it throws, the batch is as it was and no newcomer has joined.</summary>
+    public void Admit(Admission admission)
+    {
+        var newcomers = admission.Groups;
+        if (newcomers.Count == 0) return;
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var states = admission.States();                                                  // per block [N, S, C]
         // Row r of the newcomers belongs to image imageOfRow[r] (a beam caption has K rows).
         var imageOfRow = newcomers.SelectMany((g, i) => Enumerable.Repeat((long)i, g.InitialRows)).ToArray();
         if (imageOfRow.Length != newcomers.Count)

@@ -47,25 +47,74 @@ public sealed class VisionEncoder : NamedModule
         }
     }
 
+    public int Blocks => blocks.Count;
+
     /// <summary>Runs the ViT and returns the states the decoder attends to.</summary>
     /// <param name="pixels">[B, 3, S, S], normalized</param>
     /// <returns>Interleaved: the output of every block (L tensors [B, N+1, C]);
     /// final: the layer-normed output of the last block, once.</returns>
     public Tensor[] forward(Tensor pixels)
     {
+        var encoding = Begin(pixels);
+        Continue(encoding, blocks.Count);
+        return End(encoding);
+    }
+
+    /// <summary>The patches, class token and positions: the input of block 0.</summary>
+    public ViTEncoding Begin(Tensor pixels)
+    {
         var patches = patchEmbed.forward(pixels);                                   // [B, N, C]
         var cls = clsToken.Value.expand(patches.shape[0], -1, -1);                  // [B, 1, C]
         if (patches.dtype != cls.dtype) patches = patches.to(cls.dtype);           // mixed precision: the residual stream stays float32
-        var x = cat([cls, patches], dim: 1).Plus(posEmbed.Value);                   // [B, N+1, C]
-        var outputs = new Tensor[blocks.Count];
-        for (int i = 0; i < blocks.Count; i++)
+        return new ViTEncoding(cat([cls, patches], dim: 1).Plus(posEmbed.Value));   // [B, N+1, C]
+    }
+
+    /// <summary>Runs up to <paramref name="count"/> more blocks of <paramref name="encoding"/>.</summary>
+    public void Continue(ViTEncoding encoding, int count)
+    {
+        int stop = encoding.BlocksDone + Math.Clamp(count, 0, blocks.Count - encoding.BlocksDone);
+        while (encoding.BlocksDone < stop)
         {
             // Each block's intermediates (at batch 32 and full size about 0.4 GB) are freed as soon as
             // the block is done, not when the caller's scope ends: less peak memory, and the next
             // block reuses warm pages instead of faulting in new ones.
             using var blockScope = NewDisposeScope();
-            outputs[i] = x = blocks[i].forward(x).MoveToOuterDisposeScope();
+            encoding.States.Add(blocks[encoding.BlocksDone].forward(encoding.States[^1]).MoveToOuterDisposeScope());
         }
-        return norm is null ? outputs : [norm.forward(x)];
+    }
+
+    public bool IsDone(ViTEncoding encoding) => encoding.BlocksDone == blocks.Count;
+
+    /// <summary>What the decoder attends to, once every block has run (see <see cref="forward"/>).</summary>
+    public Tensor[] End(ViTEncoding encoding)
+    {
+        if (!IsDone(encoding))
+            throw new InvalidOperationException($"the encoding has run {encoding.BlocksDone} of {blocks.Count} blocks");
+        return norm is null ? encoding.States.Skip(1).ToArray() : [norm.forward(encoding.States[^1])];
+    }
+}
+
+/// <summary>
+/// Images part-way through the ViT: the input of block 0, then each block's output ([B, N+1, C] each). Running a
+/// few blocks at a time (<see cref="VisionEncoder.Continue"/>) lets a server spread a newcomer's encoding over
+/// several decoding steps of the captions already running. The tensors belong to the dispose scope they were made
+/// in; <see cref="DetachFromDisposeScope"/> hands them to this object, and then <see cref="Dispose"/> frees them.
+/// </summary>
+public sealed class ViTEncoding(Tensor embedded) : IDisposable
+{
+    internal List<Tensor> States { get; } = [embedded];
+
+    public int BlocksDone => States.Count - 1;
+
+    public ViTEncoding DetachFromDisposeScope()
+    {
+        foreach (var state in States) state.DetachFromDisposeScope();
+        return this;
+    }
+
+    public void Dispose()
+    {
+        foreach (var state in States) state.Dispose();
+        States.Clear();
     }
 }

@@ -84,7 +84,13 @@ public class DecodingBatchTests
             using var second = pixels[2..4];
             batch.Admit(first, groups[..2]);
             batch.Step();
-            batch.Admit(second, groups[2..]);
+            using (var admission = batch.BeginAdmit(second, groups[2..]))   // and a staged admission's states are freed
+            {
+                admission.Advance(1);
+                batch.Step();
+                admission.Advance(int.MaxValue);
+                batch.Admit(admission);
+            }
             batch.Step();
             batch.Remove(groups[1]);
             while (!batch.IsEmpty) batch.Step();
@@ -106,5 +112,40 @@ public class DecodingBatchTests
         var e = Assert.Throws<DecodingOptionsException>(() => batch.Admit(pixels, [DecodingGroup.For(model.Config, Greedy with { MaxNewTokens = 9 })]));
         Assert.Contains("capacity of 8", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecodingBatch(model, capacity: model.Config.MaxPositions));
+    }
+
+    [Theory]
+    [InlineData(CrossAttentionMode.Interleaved)]
+    [InlineData(CrossAttentionMode.Final)]
+    public void Newcomers_encoded_a_block_per_step_between_steps_get_the_captions_of_a_whole_encoding(CrossAttentionMode mode)
+    {
+        var config = Presets.Tiny with { CrossAttention = mode, EncoderLayers = 3, DecoderLayers = 3 };
+        torch.manual_seed(6);
+        using var model = new Captioner(config);
+        model.eval();
+        using var pixels = Pixels(config, 3, 9);
+        var alone = new CaptionGenerator(model).Generate(pixels, Greedy);
+
+        var groups = Enumerable.Range(0, 3).Select(_ => DecodingGroup.For(config, Greedy)).ToList();
+        using var batch = new DecodingBatch(model, capacity: 16);
+        batch.Admit(pixels[0..1], groups[..1]);
+        using var admission = batch.BeginAdmit(pixels[1..3], groups[1..]);
+        var unfinished = Assert.Throws<InvalidOperationException>(() => batch.Admit(admission));
+        Assert.Contains("0 of 3 blocks", unfinished.Message);
+        Assert.Equal(1, batch.Rows); // a refused admission leaves the batch as it was
+        int steps = 0;
+        while (!admission.IsEncoded)
+        {
+            batch.Step();
+            steps++;
+            admission.Advance(1);
+            Assert.Equal(steps, admission.BlocksDone);
+        }
+        batch.Admit(admission);
+        Assert.Equal(3, steps);
+        Assert.Equal(3, batch.Rows);
+        while (!batch.IsEmpty) batch.Step();
+        for (int i = 0; i < 3; i++) Assert.Equal(alone[i].Tokens, groups[i].Result.Tokens);
+        foreach (var g in groups) g.Dispose();
     }
 }
