@@ -47,8 +47,6 @@ public sealed class VisionEncoder : NamedModule
         }
     }
 
-    public int Blocks => blocks.Count;
-
     /// <summary>Runs the ViT and returns the states the decoder attends to.</summary>
     /// <param name="pixels">[B, 3, S, S], normalized</param>
     /// <returns>Interleaved: the output of every block (L tensors [B, N+1, C]);
