@@ -37,6 +37,9 @@ public static class Collate
     /// <param name="captions">the captions of image i (at least one each); the batch has every caption, in order</param>
     public static Batch Make(IReadOnlyList<float[]> images, IReadOnlyList<IReadOnlyList<string>> captions, CaptionTokenizer tokenizer, int imageSize, int maxLength)
     {
+        if (captions.Count != images.Count || captions.Any(list => list.Count == 0))
+            throw new ArgumentException($"{images.Count} images need at least one caption each (got caption lists for {captions.Count}, "
+                + $"{captions.Count(list => list.Count == 0)} of them empty)", nameof(captions));
         var imageOf = captions.SelectMany((list, image) => list.Select(_ => (long)image)).ToArray();
         var pairs = captions.SelectMany(list => list).Select(c => tokenizer.ForTraining(c, maxLength)).ToList();
         int b = pairs.Count, t = pairs.Max(p => p.Input.Length);
@@ -63,6 +66,6 @@ public static class Collate
             tensor(labels, [b, t]),
             positions.Count,
             tensor(positions.ToArray()),
-            imageOf.Length == images.Count ? null : tensor(imageOf));
+            imageOf.Length == images.Count ? null : tensor(imageOf));   // one caption each: caption i is of image i
     }
 }

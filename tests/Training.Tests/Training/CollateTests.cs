@@ -60,4 +60,13 @@ public class CollateTests
         using var thrice = model.Loss(repeated.Pixels, repeated.Input, repeated.Labels, Collate.IgnoreIndex, positions: repeated.Positions);
         Assert.Equal(thrice.item<float>(), once.item<float>(), tolerance: 1e-5f);
     }
+
+    [Fact]
+    public void An_image_without_captions_is_refused_instead_of_shifting_the_others()
+    {
+        var image = new float[3 * 2 * 2];
+        var e = Assert.Throws<ArgumentException>(() => Collate.Make([image, image], [["a dog", "a cat"], []], CaptionTokenizer.Default, imageSize: 2, maxLength: 8));
+        Assert.Contains("1 of them empty", e.Message);
+        Assert.Throws<ArgumentException>(() => Collate.Make([image, image], [["a dog"]], CaptionTokenizer.Default, imageSize: 2, maxLength: 8));
+    }
 }

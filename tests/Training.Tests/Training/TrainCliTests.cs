@@ -3,8 +3,9 @@ using CaptionService.Training.Tests.Data;
 
 namespace CaptionService.Training.Tests.Training;
 
-/// <summary><c>train --preset</c> gives the model the tokens of its captions (<c>--vocabulary</c>); a checkpoint keeps its own.</summary>
-public sealed class VocabularyCliTests : IDisposable
+/// <summary><c>train</c>'s caption options: <c>--preset</c> gives the model the tokens of its captions (<c>--vocabulary</c>), a
+/// checkpoint keeps its own; <c>--captions</c> says how an image's captions are shown.</summary>
+public sealed class TrainCliTests : IDisposable
 {
     private readonly DataDir dir = new();
 
@@ -52,5 +53,30 @@ public sealed class VocabularyCliTests : IDisposable
         (code, _, error) = Train(shapes, "bad", "--preset", "tiny", "--vocabulary", "words");
         Assert.Equal(2, code);
         Assert.Contains("--vocabulary: 'words' is not captions or gpt2", error);
+    }
+
+    [Fact]
+    public void Captions_all_trains_on_every_caption_of_an_image_and_an_unknown_sampling_is_refused()
+    {
+        // Two captions for each of three images.
+        var lines = new List<string> { "image,caption" };
+        foreach (var (name, first, second) in new[] { ("c", "a red circle", "a circle"), ("s", "a blue square", "a square"), ("r", "a red ring", "a ring") })
+        {
+            dir.Png($"Images/{name}.png");
+            lines.Add($"{name}.png,{first}");
+            lines.Add($"{name}.png,{second}");
+        }
+        var shapes = dir.Write("pairs.txt", string.Join('\n', lines) + "\n");
+        var (code, output, error) = Train(shapes, "all", "--preset", "tiny", "--captions", "all");
+        Assert.True(code == 0, error);
+        Assert.Contains("(each image once, with all of its captions)", output);
+
+        foreach (var bad in new[] { "", "every", "ALL;rm -rf /", new string('a', 10_000) })
+        {
+            (code, _, error) = Train(shapes, "bad", "--preset", "tiny", "--captions", bad);
+            Assert.Equal(2, code);
+            Assert.Contains("--captions: unknown value", error);
+            Assert.Contains("(each, one or all)", error);
+        }
     }
 }
