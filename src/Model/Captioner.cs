@@ -115,7 +115,10 @@ public sealed class Captioner : NamedModule
     /// Decoding steps from now on run on the <see cref="Kernels.CpuKernels"/> where they can: every
     /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
     /// the decoder's linear layers again: about 550 MB in fp32 at full size), and each step's linear layers
-    /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
+    /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. With bf16
+    /// linear layers (mixed precision) the encoder's are packed too (170 MB at full size), and its blocks
+    /// run their LayerNorms, linear layers, GELU and residual adds fused on the kernels, attention on
+    /// libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
     /// change the weights afterwards (training never calls it). Nothing changes, and
     /// <see cref="KernelStatus"/> says why, when the model is not on the CPU, its residual stream is not
     /// float32 (whole-model bf16), or the kernels are off here.
@@ -135,7 +138,9 @@ public sealed class Captioner : NamedModule
             return this;
         }
         decoder.PackForCpuKernels();
-        KernelStatus = $"on: decoding steps with {string.Join(" and ", dtypes.Select(TorchRuntime.Name))} linear layers";
+        var encoderOff = encoder.PackForCpuKernels();
+        KernelStatus = $"on: decoding steps with {string.Join(" and ", dtypes.Select(TorchRuntime.Name))} linear layers; "
+            + (encoderOff is null ? "the encoder's linear layers too" : $"the encoder on libtorch ({encoderOff})");
         return this;
     }
 

@@ -66,6 +66,155 @@ public class CpuKernelsTests
     }
 
     [Fact]
+    public void Many_rows_fuse_the_norm_the_gelu_and_the_residual_add_as_libtorch_computes_them()
+    {
+        if (!CpuKernels.Bf16) return; // the many-row kernels are bf16 only; A_model_says_why... checks the status
+        using var scope = NewDisposeScope();
+        using var g = new Generator(5);
+        // Rows across panels and threads (a panel is at most 48 rows), columns past a block of 64, an odd k.
+        foreach (var (m, k, n) in new[] { (1, 16, 1), (7, 33, 70), (97, 64, 130), (197, 48, 64), (230, 17, 200) })
+        {
+            string what = $"m={m} k={k} n={n}";
+            var weight = Random(g, n, k).DividedBy(4).to(ScalarType.BFloat16);
+            var bias = Random(g, n);
+            using var packed = new PackedLinear(weight, bias);
+            var w32 = weight.to(ScalarType.Float32);
+            var x = Random(g, m, k).mul(3).add(1);
+            using var norm = nn.LayerNorm(k, eps: 1e-6);
+            using (no_grad())
+            {
+                norm.weight!.copy_(Random(g, k));
+                norm.bias!.copy_(Random(g, k));
+            }
+
+            // What the kernel should compute: the LayerNorm in fp32, its output rounded to bf16, fp32 sums.
+            Tensor Exact(Tensor input) => F.linear(input.to(ScalarType.BFloat16).to(ScalarType.Float32), w32, bias);
+            Tensor Normed(Tensor input) => F.layer_norm(input, [k], norm.weight, norm.bias, 1e-6);
+            var exact = Exact(x);
+            double tolerance = 1e-4 * exact.abs().max().item<float>();
+
+            var y = packed.Rows(x);
+            Assert.Equal(ScalarType.BFloat16, y.dtype);
+            Assert.Equal(new long[] { m, n }, y.shape);
+            // Rounded to bf16 once: within half a bf16 step (2^-9 relative) of the exact sums.
+            Assert.True(MaxError(y.to(ScalarType.Float32), exact) <= tolerance + exact.abs().max().item<float>() / 256, $"{what}: store");
+
+            // With a residual the output stays fp32: zeros show the exact function.
+            var zero = zeros(m, n);
+            var gelu = packed.Rows(x, geluErf: true, residual: zero);
+            var want = F.gelu(exact);
+            Assert.True(MaxError(gelu, want) <= tolerance + 1e-6, $"{what}: gelu, error {MaxError(gelu, want)}");
+            var geluBf16 = packed.Rows(x, geluErf: true).to(ScalarType.Float32);
+            Assert.True(MaxError(geluBf16, want) <= tolerance + want.abs().max().item<float>() / 256, $"{what}: gelu to bf16");
+
+            // The LayerNorm's statistics, summed in another order, can flip the bf16 rounding of one of its outputs
+            // now and then: at most a step of bf16 (2^-7 relative) times a weight each.
+            var normed = Normed(x);
+            var exactNormed = Exact(normed);
+            var step = normed.abs().max().item<float>() / 128 * w32.abs().max().item<float>();
+            var fromNorm = packed.Rows(x, norm, residual: zero);
+            Assert.True(MaxError(fromNorm, exactNormed) <= tolerance + 2 * step, $"{what}: norm, error {MaxError(fromNorm, exactNormed)}");
+            Assert.True(MaxError(packed.Rows(x, norm, geluErf: true, residual: zero), F.gelu(exactNormed)) <= tolerance + 2 * step, $"{what}: norm and gelu");
+
+            var residual = Random(g, m, n);
+            var sum = packed.Rows(x, residual: residual);
+            Assert.Equal(ScalarType.Float32, sum.dtype);
+            Assert.True(MaxError(sum, residual.add(exact)) <= tolerance, $"{what}: residual");
+            Assert.False(ReferenceEquals(sum, residual));
+
+            var inPlace = residual.clone();
+            var same = packed.Rows(x.to(ScalarType.BFloat16).to(ScalarType.Float32), residual: inPlace, into: inPlace);
+            Assert.Same(inPlace, same);
+            Assert.True(MaxError(inPlace, residual.add(exact)) <= tolerance, $"{what}: in place");
+
+            if (k % 2 == 0)
+            {
+                var fromBf16 = packed.Rows(x.to(ScalarType.BFloat16), residual: residual);
+                Assert.True(MaxError(fromBf16, residual.add(exact)) <= tolerance, $"{what}: bf16 rows");
+            }
+        }
+
+        using var layer = new PackedLinear(ones(8, 8, dtype: ScalarType.BFloat16), null);
+        var error = Assert.Throws<ArgumentException>(() => layer.Rows(ones(4, 9)));
+        Assert.Contains("[M, 8]", error.Message);
+        Assert.Contains("[4, 9]", error.Message);
+        Assert.Throws<ArgumentException>(() => layer.Rows(ones(4, 8), residual: ones(3, 8)));
+        Assert.Throws<ArgumentException>(() => layer.Rows(ones(4, 8, dtype: ScalarType.BFloat16), nn.LayerNorm(8)));
+        using var fp32 = new PackedLinear(ones(8, 8), null);
+        Assert.Throws<NotSupportedException>(() => fp32.Rows(ones(4, 8)));
+    }
+
+    [Fact]
+    public void The_vits_attention_kernel_equals_sdpa_over_every_query()
+    {
+        if (!CpuKernels.Bf16) return;
+        using var scope = NewDisposeScope();
+        using var g = new Generator(9);
+        // Odd token counts (17 = the tiny ViT's, 197 = ViT-B/16's), heads narrower and wider than 64 dimensions.
+        foreach (var (images, tokens, heads, d) in new[] { (1, 1, 1, 2), (2, 17, 4, 16), (3, 70, 2, 80), (1, 197, 12, 64) })
+        {
+            int c = heads * d;
+            // A wider row than 3C: the kernel reads the rows at their stride.
+            var qkv = Random(g, images * tokens, 3 * c + 6).mul(2).to(ScalarType.BFloat16).narrow(1, 2, 3 * c);
+            var got = CpuKernels.VitAttention(qkv, images, tokens, heads);
+            Assert.Equal(new long[] { images * tokens, c }, got.shape);
+            Assert.Equal(ScalarType.BFloat16, got.dtype);
+            var parts = qkv.to(ScalarType.Float32).view(images, tokens, 3 * c).chunk(3, dim: -1);
+            Tensor Split(Tensor t) => t.view(images, tokens, heads, d).transpose(1, 2);
+            var want = F.scaled_dot_product_attention(Split(parts[0]), Split(parts[1]), Split(parts[2])).transpose(1, 2).reshape(images * tokens, c);
+            // The weights are rounded to bf16 for the second product and the output to bf16: about 2^-8 relative.
+            double scale = want.abs().max().item<float>();
+            double max = MaxError(got.to(ScalarType.Float32), want);
+            Assert.True(max <= 0.02 * scale, $"{images}x{tokens} tokens, {heads} heads of {d}: error {max} of {scale}");
+        }
+        Assert.Throws<ArgumentException>(() => CpuKernels.VitAttention(ones(17, 3 * 64, dtype: ScalarType.BFloat16), 1, 17, 5));
+        Assert.Throws<ArgumentException>(() => CpuKernels.VitAttention(ones(17, 3 * 64), 1, 17, 4));
+    }
+
+    [Fact]
+    public void An_encoder_on_the_kernels_is_as_close_to_fp32_as_libtorchs_bf16_and_leaves_its_states_alone()
+    {
+        var exact = Tiny(seed: 21);
+        var libtorch = SameWeights(exact).ToMixedPrecision(ScalarType.BFloat16);
+        var onKernels = SameWeights(exact).ToMixedPrecision(ScalarType.BFloat16).UseCpuKernels();
+        if (!CpuKernels.Bf16)
+        {
+            Assert.DoesNotContain("the encoder's linear layers too", onKernels.KernelStatus);
+            return;
+        }
+        Assert.EndsWith("the encoder's linear layers too", onKernels.KernelStatus);
+        using (var grad = enable_grad())
+        {
+            // Anything that needs gradients keeps libtorch's ops.
+            using var p16 = Pixels(exact.Config, 2, 4).to(ScalarType.BFloat16);
+            Assert.Equal(0, MaxError(onKernels.Encode(p16)[^1], libtorch.Encode(p16)[^1]));
+        }
+        using var mode = inference_mode();
+        using var pixels = Pixels(exact.Config, 6, 4);
+        var want = exact.Encode(pixels);
+        var before = libtorch.Encode(pixels.to(ScalarType.BFloat16));
+        var got = onKernels.Encode(pixels.to(ScalarType.BFloat16));
+        Assert.Equal(want.Length, got.Length);
+        static double Rel(Tensor a, Tensor r) => a.sub(r).pow(2).mean().sqrt().item<float>() / r.pow(2).mean().sqrt().item<float>();
+        for (int i = 0; i < want.Length; i++)
+        {
+            Assert.Equal(ScalarType.Float32, got[i].dtype);
+            Assert.Equal(want[i].shape, got[i].shape);
+            // Both round to bf16 at the linear layers; the kernels keep their sums and the attention's weights in fp32 longer.
+            Assert.True(Rel(got[i], want[i]) <= 1.25 * Rel(before[i], want[i]) + 1e-4,
+                $"state {i}: kernels {Rel(got[i], want[i]):E2} from fp32, libtorch bf16 {Rel(before[i], want[i]):E2}");
+        }
+        // Interleaved cross-attention reads every block's output: a block must not change its input in place.
+        Assert.True(got[0].sub(got[1]).abs().max().item<float>() > 0);
+        using var encoding = onKernels.Encoder.Begin(pixels.to(ScalarType.BFloat16));
+        onKernels.Encoder.Continue(encoding, 1);
+        var first = encoding.States[1].clone();
+        onKernels.Encoder.Continue(encoding, 1);
+        Assert.Equal(0, MaxError(encoding.States[1], first));
+        Assert.Equal(0, MaxError(encoding.States[2], got[1]));
+    }
+
+    [Fact]
     public void One_query_attention_equals_sdpa_for_the_image_and_for_the_cache()
     {
         if (!CpuKernels.Fp32) return; // the model-level test below checks the fallback
@@ -228,6 +377,9 @@ public class CpuKernelsTests
         var wholeBf16 = Tiny(seed: 1);
         wholeBf16.to(ScalarType.BFloat16);
         Assert.StartsWith("off: the residual stream is bf16", wholeBf16.UseCpuKernels().KernelStatus);
+
+        var fp32 = Tiny(seed: 1).UseCpuKernels();
+        if (CpuKernels.Fp32) Assert.EndsWith("the encoder on libtorch (its linear layers are fp32 (its kernels take bf16))", fp32.KernelStatus);
 
         var narrowHeads = new Captioner(Presets.Tiny with { DecoderHeads = 8 });
         narrowHeads.eval();

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace CaptionService.Model.Kernels;
 
 /// <summary>
-/// The CPU kernels of a cached decoding step (<c>Native/decode_kernels.c</c>, built into
+/// The CPU kernels of a cached decoding step (<c>Native/cpu_kernels.c</c>, built into
 /// <see cref="LibraryName"/> when the build machine has a C compiler): linear layers at a few rows
 /// against weights packed once (<see cref="PackedLinear"/>), fp32 and bf16, and attention of one
 /// query per sequence and head. libtorch's general kernels re-pack every weight at every call and
@@ -60,6 +60,10 @@ public static unsafe class CpuKernels
             (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, void>)NativeLibrary.GetExport(handle, "ck_linear_f32");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int> LinearBf16 =
             (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_bf16");
+        public readonly delegate* unmanaged<int, int, int, void*, long, int, void*, void*, float, void*, void*, void*, long, void*, long, int, int, int, int> LinearRowsBf16 =
+            (delegate* unmanaged<int, int, int, void*, long, int, void*, void*, float, void*, void*, void*, long, void*, long, int, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_rows_bf16");
+        public readonly delegate* unmanaged<int, int, int, int, void*, long, void*, long, float, int, int> VitAttention =
+            (delegate* unmanaged<int, int, int, int, void*, long, void*, long, float, int, int>)NativeLibrary.GetExport(handle, "ck_vit_attention");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void> Attend =
             (delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void>)NativeLibrary.GetExport(handle, "ck_attend");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, int, void> TopK =
@@ -139,12 +143,13 @@ public static unsafe class CpuKernels
             Lib.PackF32(Data(weight), n, k, Data(packed));
     }
 
-    /// <summary>What a linear kernel does with x Wᵀ + bias (<c>Native/decode_kernels.c</c>).</summary>
+    /// <summary>What a linear kernel does with x Wᵀ + bias (<c>Native/cpu_kernels.c</c>).</summary>
     internal enum LinearMode
     {
         Store = 0,
         Accumulate = 1,
         GeluTanh = 2,
+        GeluErf = 3,
     }
 
     /// <summary>y = x Wᵀ + bias, y += x Wᵀ + bias, or y = gelu_tanh(x Wᵀ + bias) with a packed W.
@@ -163,6 +168,46 @@ public static unsafe class CpuKernels
         {
             Lib.LinearF32(m, n, k, Data(x), x.stride(0), Data(packed), b, Data(y), y.stride(0), (int)mode, threads);
         }
+    }
+
+    /// <summary>
+    /// y = [residual +] f(LN(x) Wᵀ + bias) at many rows (the ViT's linear layers) with a packed bf16 W:
+    /// the rows split between the threads, each thread's in panels made bf16 once.
+    /// </summary>
+    /// <param name="x">[m, k] rows (stride(1) = 1): fp32, or bf16 when there is no norm and k is even</param>
+    /// <param name="norm">LayerNorm weight and bias ([k] fp32, contiguous) and eps, applied to each row first</param>
+    /// <param name="residual">[m, n] fp32 rows added to the output, or null; may be <paramref name="y"/></param>
+    /// <param name="y">[m, n] rows, fp32 or bf16</param>
+    /// <param name="mode">Store, GeluTanh or GeluErf</param>
+    internal static void LinearRows(Tensor x, (Tensor Weight, Tensor Bias, double Eps)? norm, Tensor packed, int n, int k, Tensor? bias,
+        Tensor? residual, Tensor y, LinearMode mode)
+    {
+        int m = (int)x.shape[0];
+        void* b = bias is null ? null : Data(bias);
+        void* res = residual is null ? null : Data(residual);
+        int rc = Lib.LinearRowsBf16(m, n, k, Data(x), x.stride(0), x.dtype == ScalarType.BFloat16 ? 1 : 0,
+            norm is { } ln ? Data(ln.Weight) : null, norm is { } ln2 ? Data(ln2.Bias) : null, (float)(norm?.Eps ?? 0),
+            Data(packed), b, res, residual?.stride(0) ?? 0, Data(y), y.stride(0), y.dtype == ScalarType.BFloat16 ? 1 : 0, (int)mode, get_num_threads());
+        if (rc == -1) throw new OutOfMemoryException($"CPU kernels: no memory for the bf16 panels of a [{m}, {k}] linear layer input");
+        if (rc != 0) throw new ArgumentException($"CPU kernels: a bf16 [{m}, {k}] input needs an even k and no LayerNorm");
+    }
+
+    /// <summary>
+    /// The ViT's multi-head attention in bf16, straight from its fused projection: softmax(Q Kᵀ / √D) V for
+    /// every image and head, scores and softmax in fp32.
+    /// </summary>
+    /// <param name="qkv">[B·N, ≥ 3·H·D] bf16 rows (stride(1) = 1): each token's query, key and value, head j at
+    /// columns j·D of each third</param>
+    /// <returns>[B·N, H·D] bf16: the heads side by side, as the output projection takes them</returns>
+    internal static Tensor VitAttention(Tensor qkv, int images, int tokens, int heads)
+    {
+        int c = (int)(qkv.shape[1] / 3), d = c / heads;
+        if (qkv.dtype != ScalarType.BFloat16 || qkv.dim() != 2 || qkv.shape[0] != (long)images * tokens || qkv.stride(1) != 1 || d * heads != c || d % 2 != 0 || qkv.stride(0) % 2 != 0)
+            throw new ArgumentException($"CPU kernels: attention of {images} x {tokens} tokens and {heads} heads from [{string.Join(", ", qkv.shape)}] {qkv.dtype} rows");
+        var output = empty(qkv.shape[0], c, dtype: ScalarType.BFloat16);
+        int rc = Lib.VitAttention(images, tokens, heads, d, Data(qkv), qkv.stride(0), Data(output), output.stride(0), (float)(1 / Math.Sqrt(d)), get_num_threads());
+        if (rc != 0) throw new OutOfMemoryException($"CPU kernels: no memory for the attention of {tokens} tokens");
+        return output;
     }
 
     /// <summary>

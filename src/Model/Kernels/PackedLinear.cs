@@ -61,6 +61,39 @@ public sealed class PackedLinear : IDisposable
         CpuKernels.Linear(x, packed, Outputs, Inputs, bias, residual, CpuKernels.LinearMode.Accumulate);
     }
 
+    /// <summary>
+    /// The same at many rows (the ViT's linear layers; bf16 weights only): [residual +] f(LN(x) Wᵀ + b),
+    /// with the LayerNorm before and the GELU and residual add after fused into one pass.
+    /// </summary>
+    /// <param name="x">[M, K]: fp32, or bf16 without a norm</param>
+    /// <param name="norm">a LayerNorm over K to apply to each row of x first (float32 weights), or null</param>
+    /// <param name="residual">[M, N] fp32 rows to add, or null</param>
+    /// <param name="into">where the output goes (may be <paramref name="residual"/>: added in place); null: a new
+    /// tensor, fp32 with a residual, else bf16</param>
+    /// <returns>[M, N]: <paramref name="into"/> or the new tensor</returns>
+    public Tensor Rows(Tensor x, LayerNorm? norm = null, bool geluErf = false, Tensor? residual = null, Tensor? into = null)
+    {
+        if (DType != ScalarType.BFloat16) throw new NotSupportedException($"the many-row kernels take bf16 weights (these are {DType})");
+        if (x.device_type != TorchSharp.DeviceType.CPU || x.dim() != 2 || x.shape[1] != Inputs || x.stride(1) != 1
+            || (x.dtype != ScalarType.Float32 && (x.dtype != ScalarType.BFloat16 || norm is not null || Inputs % 2 != 0)))
+            throw new ArgumentException($"x: expected [M, {Inputs}] CPU rows, float32 (or bfloat16 without a norm), got [{string.Join(", ", x.shape)}] {x.dtype} on {x.device}");
+        long m = x.shape[0];
+        if (residual is not null) CheckRows(residual, "residual", m, ScalarType.Float32);
+        var y = into ?? empty(m, Outputs, dtype: residual is null ? ScalarType.BFloat16 : ScalarType.Float32);
+        if (into is not null) CheckRows(into, "into", m, into.dtype == ScalarType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32);
+        (Tensor, Tensor, double)? ln = norm is null ? null : (norm.weight!, norm.bias!, norm.eps);
+        if (norm is not null && (norm.weight!.dtype != ScalarType.Float32 || norm.bias!.dtype != ScalarType.Float32 || norm.weight.numel() != Inputs))
+            throw new ArgumentException($"norm: expected a float32 LayerNorm over {Inputs}, got weight {norm.weight.dtype} [{string.Join(", ", norm.weight.shape)}]");
+        CpuKernels.LinearRows(x, ln, packed, Outputs, Inputs, bias, residual, y, geluErf ? CpuKernels.LinearMode.GeluErf : CpuKernels.LinearMode.Store);
+        return y;
+    }
+
+    private void CheckRows(Tensor t, string name, long m, ScalarType dtype)
+    {
+        if (t.dtype != dtype || t.device_type != TorchSharp.DeviceType.CPU || t.dim() != 2 || t.shape[0] != m || t.shape[1] != Outputs || t.stride(1) != 1)
+            throw new ArgumentException($"{name}: expected [{m}, {Outputs}] {dtype} CPU rows, got [{string.Join(", ", t.shape)}] {t.dtype} on {t.device}");
+    }
+
     /// <summary>x as [M, K] fp32 rows on the CPU, checked.</summary>
     private Tensor Rows(Tensor x)
     {

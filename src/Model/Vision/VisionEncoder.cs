@@ -16,10 +16,12 @@ public sealed class VisionEncoder : NamedModule
     private readonly ParamRef clsToken, posEmbed;   // [1, 1, C], [1, N+1, C]
     private readonly ModuleList<VitBlock> blocks;
     private readonly LayerNorm? norm;                // absent in interleaved mode, where nothing reads it
+    private readonly int headDims;
 
     public VisionEncoder(ModelConfig config) : base(nameof(VisionEncoder))
     {
         patchEmbed = new PatchEmbedding(config);
+        headDims = config.EncoderWidth / config.EncoderHeads;
         blocks = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(_ => new VitBlock(config)).ToArray());
         if (config.CrossAttention == CrossAttentionMode.Final)
             norm = nn.LayerNorm(config.EncoderWidth, eps: config.EncoderEps);
@@ -79,6 +81,22 @@ public sealed class VisionEncoder : NamedModule
             using var blockScope = NewDisposeScope();
             encoding.States.Add(blocks[encoding.BlocksDone].forward(encoding.States[^1]).MoveToOuterDisposeScope());
         }
+    }
+
+    /// <summary>Packs every block's linear layers for the <see cref="Kernels.CpuKernels"/> (see
+    /// <see cref="Captioner.UseCpuKernels"/>) when they can take them: bf16 linear layers beside a float32
+    /// residual stream (mixed precision). Returns null when packed, else why not.</summary>
+    internal string? PackForCpuKernels()
+    {
+        var dtypes = blocks.SelectMany(b => b.parameters()).Where(p => p.dim() == 2).Select(p => p.dtype).Distinct().ToList();
+        string? why = dtypes is not [ScalarType.BFloat16] ? $"its linear layers are {string.Join(", ", dtypes.Select(TorchRuntime.Name))} (its kernels take bf16)"
+            : clsToken.Value.dtype != ScalarType.Float32 ? $"its residual stream is {TorchRuntime.Name(clsToken.Value.dtype)}"
+            : !Kernels.CpuKernels.Bf16 ? $"no bf16 kernels ({Kernels.CpuKernels.Status})"
+            : headDims % 2 != 0 ? $"its attention kernel takes heads of an even number of dimensions (these have {headDims})"
+            : null;
+        if (why is null)
+            foreach (var block in blocks) block.PackForCpuKernels();
+        return why;
     }
 
     public bool IsDone(ViTEncoding encoding) => encoding.BlocksDone == blocks.Count;

@@ -1,3 +1,4 @@
+using CaptionService.Model.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -53,6 +54,8 @@ public sealed class VitBlock : NamedModule
     /// <param name="x">[B, N+1, C]</param>
     public Tensor forward(Tensor x)
     {
+        if (kernels is not null && !training && !is_grad_enabled() && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32)
+            return OnKernels(x);
         x = x.Plus(Attention(norm1.forward(x)));
         return x.Plus(fc2.Apply(F.gelu(fc1.Apply(norm2.forward(x)))));
     }
@@ -71,5 +74,54 @@ public sealed class VitBlock : NamedModule
         }
         var y = F.scaled_dot_product_attention(Heads.Split(q, heads), Heads.Split(k, heads), Heads.Split(v, heads));
         return proj.Apply(Heads.Merge(y));
+    }
+
+    private BlockKernels? kernels;
+
+    /// <summary>The block's linear layers packed for <see cref="CpuKernels"/>: queries, keys and values as one.</summary>
+    private sealed record BlockKernels(PackedLinear Qkv, PackedLinear Proj, PackedLinear Fc1, PackedLinear Fc2) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in new[] { Qkv, Proj, Fc1, Fc2 }) p.Dispose();
+        }
+    }
+
+    /// <summary>Packs the linear layers (bf16 weights) for the kernel path of <see cref="forward"/>
+    /// (see <see cref="Captioner.UseCpuKernels"/>).</summary>
+    internal void PackForCpuKernels()
+    {
+        kernels?.Dispose();
+        kernels = null;
+        using var scope = NewDisposeScope();
+        var fused = qkv is not null ? PackedLinear.Of(qkv)
+            : new PackedLinear(cat([query!.weight!, key!.weight!, value!.weight!]), cat([query.bias!, key.bias!, value.bias!]));
+        kernels = new BlockKernels(fused, PackedLinear.Of(proj), PackedLinear.Of(fc1), PackedLinear.Of(fc2));
+    }
+
+    /// <summary>
+    /// The same block on the CPU kernels: LayerNorm, linear layer, bias, GELU and residual add fused, and the
+    /// attention in bf16 straight from the fused projection. The residual stream stays float32; the input is
+    /// not changed.
+    /// </summary>
+    private Tensor OnKernels(Tensor x)
+    {
+        var k = kernels!;
+        var (b, n, c) = (x.shape[0], x.shape[1], x.shape[2]);
+        var rows = x.reshape(-1, c);                                                  // [M, C], M = B(N+1)
+        var y = CpuKernels.VitAttention(k.Qkv.Rows(rows, norm1), (int)b, (int)n, heads); // [M, C] bf16
+        var h = k.Proj.Rows(y, residual: rows);                                       // x + attn: [M, C] fp32
+        k.Fc2.Rows(k.Fc1.Rows(h, norm2, geluErf: true), residual: h, into: h);        // h += MLP(LN(h)), in place
+        return h.view(b, n, c);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            kernels?.Dispose();
+            kernels = null;
+        }
+        base.Dispose(disposing);
     }
 }

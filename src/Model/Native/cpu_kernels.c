@@ -1,9 +1,14 @@
 /*
- * CPU kernels for one cached decoding step (see Kernels/CpuKernels.cs): the linear layers and the LM
- * head at a few rows (1 to 32 sequences) against weights packed once, and attention of one query
- * per sequence and head. libtorch's general kernels are slow at these shapes on this project's
- * machines: its fp32 and bf16 GEMMs re-pack every weight at every call, so a step streams its
- * weights at a third of the memory bandwidth or less (docs/benchmarks.md).
+ * CPU kernels (see Kernels/CpuKernels.cs).
+ *
+ * For one cached decoding step: the linear layers and the LM head at a few rows (1 to 32 sequences)
+ * against weights packed once, and attention of one query per sequence and head. libtorch's general
+ * kernels are slow at these shapes on this project's machines: its fp32 and bf16 GEMMs re-pack every
+ * weight at every call, so a step streams its weights at a third of the memory bandwidth or less
+ * (docs/benchmarks.md).
+ *
+ * For the ViT encoder (bf16 weights): the linear layers at many rows (197 per image), with the
+ * LayerNorm before them, the bias, GELU and the residual add after them fused in, bf16 or fp32 out.
  *
  * Layouts. A weight W [N, K] (a Linear's, row-major) is packed in blocks of NB = 64 output
  * columns, each block contiguous so that it streams from memory in one run:
@@ -162,6 +167,7 @@ enum { STORE = 0, ACCUMULATE = 1, GELU_TANH = 2 };
 INLINE __mmask16 cols_mask(int left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u); }
 
 AVX512 INLINE __m512 exp512(__m512 x);
+AVX512 INLINE float softmax_numerators(float *s, int n);
 
 /* GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(u) = 1 - 2 / (exp(2u) + 1). */
 AVX512 INLINE __m512 gelu_tanh(__m512 x)
@@ -349,6 +355,333 @@ int ck_linear_bf16(int m, int n, int k, const float *x, long ldx, const uint16_t
     linear_task t = {m, n, k, x2, k2, packed, bias, y, ldy, mode};
     run(linear_bf16_part, &t, threads_for((double)m * n * k, threads));
     return 0;
+}
+
+/* ---------- linear layers at many rows (the ViT encoder), bf16 weights ---------- */
+
+#define MC 48 /* rows per panel: their bf16 pairs stay in L2 while every column block of W passes */
+
+enum { GELU_ERF = 3 };
+
+/* erf as PyTorch's vectorized CPU erf computes it (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). */
+AVX512 INLINE __m512 erf512(__m512 x)
+{
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
+    __m512 a = _mm512_abs_ps(x);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f)));
+    __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(x, x)));
+    __m512 y = _mm512_fnmadd_ps(_mm512_mul_ps(e, t), r, _mm512_set1_ps(1.0f)); /* 1 - r t exp(-x^2) */
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y), sign));
+}
+
+/* The exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
+AVX512 INLINE __m512 gelu_erf(__m512 x)
+{
+    __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+typedef struct
+{
+    int m, n, k;
+    const void *x;              /* [m, ldx]: fp32, or bf16 (x_bf16, k even) */
+    long ldx;
+    int x_bf16;
+    const float *ln_w, *ln_b;   /* when ln_w: LayerNorm (ln_eps) of each fp32 row first */
+    float ln_eps;
+    const uint16_t *w;          /* packed by ck_pack_bf16 */
+    const float *bias;          /* [n] or null */
+    const float *res;           /* when not null: y = res + ..., fp32 [m, ldres] (may be y itself) */
+    long ldres;
+    void *y;                    /* [m, ldy]: fp32, or bf16 (y_bf16) */
+    long ldy;
+    int y_bf16;
+    int mode;                   /* STORE, GELU_TANH or GELU_ERF */
+} rows_task;
+
+/* One panel row as bf16 pairs: LayerNorm'd (fp32 statistics), rounded, or copied. */
+AVX512BF16 static void panel_row(const rows_task *t, long row, uint16_t *o)
+{
+    int k = t->k;
+    if (t->x_bf16)
+    {
+        memcpy(o, (const uint16_t *)t->x + row * t->ldx, sizeof(uint16_t) * k);
+        return;
+    }
+    const float *xr = (const float *)t->x + row * t->ldx;
+    __m512 mean = _mm512_setzero_ps(), inv = _mm512_set1_ps(1.0f);
+    if (t->ln_w)
+    {
+        __m512 s = _mm512_setzero_ps();
+        for (int kk = 0; kk < k; kk += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(cols_mask(k - kk), xr + kk));
+        mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / k);
+        __m512 v = _mm512_setzero_ps();
+        for (int kk = 0; kk < k; kk += 16)
+        {
+            __mmask16 mask = cols_mask(k - kk);
+            __m512 d = _mm512_maskz_sub_ps(mask, _mm512_maskz_loadu_ps(mask, xr + kk), mean);
+            v = _mm512_fmadd_ps(d, d, v);
+        }
+        inv = _mm512_set1_ps(1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(_mm512_reduce_add_ps(v) / k + t->ln_eps))));
+    }
+    for (int kk = 0; kk < k; kk += 16)
+    {
+        __mmask16 mask = cols_mask(k - kk);
+        __m512 v = _mm512_maskz_loadu_ps(mask, xr + kk);
+        if (t->ln_w)
+        {
+            v = _mm512_mul_ps(_mm512_sub_ps(v, mean), inv);
+            v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask, t->ln_w + kk), _mm512_maskz_loadu_ps(mask, t->ln_b + kk));
+        }
+        _mm256_mask_storeu_epi16(o + kk, mask, (__m256i)_mm512_cvtneps_pbh(v));
+    }
+    if (k & 1) o[k] = 0;
+}
+
+/* acc + bias, through GELU, + res, stored as fp32 or bf16, for `cols` (<= 64) columns of one row. */
+AVX512BF16 INLINE void store_row(const rows_task *t, __m512 acc[4], const float *bias, long row, long col, int cols)
+{
+    for (int j = 0; j < 4 && 16 * j < cols; j++)
+    {
+        __mmask16 mask = cols_mask(cols - 16 * j);
+        long c = col + 16 * j;
+        __m512 v = acc[j];
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias + 16 * j));
+        if (t->mode == GELU_TANH) v = gelu_tanh(v);
+        else if (t->mode == GELU_ERF) v = gelu_erf(v);
+        if (t->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, t->res + row * t->ldres + c));
+        if (t->y_bf16)
+            _mm256_mask_storeu_epi16((uint16_t *)t->y + row * t->ldy + c, mask, (__m256i)_mm512_cvtneps_pbh(v));
+        else
+            _mm512_mask_storeu_ps((float *)t->y + row * t->ldy + c, mask, v);
+    }
+}
+
+/* R rows of a panel (their pairs at x2, k2 words apart) by one block of 64 columns. */
+AVX512BF16 INLINE void tile_rows_bf16(const int R, const rows_task *t, const uint32_t *x2, int k2, const uint16_t *w, const float *bias, long row, long col, int cols)
+{
+    __m512 acc[MR][4];
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
+    for (int p = 0; p < k2; p++)
+    {
+        const uint16_t *wp = w + (long)p * NB * 2;
+        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wp), w1 = (__m512bh)_mm512_loadu_si512(wp + 32),
+                 w2 = (__m512bh)_mm512_loadu_si512(wp + 64), w3 = (__m512bh)_mm512_loadu_si512(wp + 96);
+        for (int r = 0; r < R; r++)
+        {
+            __m512bh xv = (__m512bh)_mm512_set1_epi32((int)x2[r * k2 + p]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], xv, w0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xv, w1);
+            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], xv, w2);
+            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], xv, w3);
+        }
+    }
+    for (int r = 0; r < R; r++) store_row(t, acc[r], bias, row + r, col, cols);
+}
+
+static int rows_failed; /* a thread found no memory for its panel */
+
+/* This thread's rows, in panels of at most MC: each panel's pairs made once, then every column block. */
+AVX512BF16 static void linear_rows_part(void *arg)
+{
+    const rows_task *t = (const rows_task *)arg;
+    long r0, r1;
+    share(t->m, &r0, &r1);
+    int k2 = (t->k + 1) / 2;
+    long rows = r1 - r0, panels = (rows + MC - 1) / MC;
+    if (panels == 0) return;
+    uint32_t *x2 = scratch_for((long)MC * k2);
+    if (!x2)
+    {
+        __atomic_store_n(&rows_failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (long pi = 0; pi < panels; pi++)
+    {
+        long p0 = r0 + rows * pi / panels, p1 = r0 + rows * (pi + 1) / panels;
+        int pm = (int)(p1 - p0);
+        for (int r = 0; r < pm; r++) panel_row(t, p0 + r, (uint16_t *)(x2 + (long)r * k2));
+        for (long b = 0; b < blocks(t->n); b++)
+        {
+            const uint16_t *w = t->w + b * (long)k2 * NB * 2;
+            int cols = t->n - (int)(b * NB) < NB ? t->n - (int)(b * NB) : NB;
+            const float *bias = t->bias ? t->bias + b * NB : 0;
+            for (int m0 = 0, r; m0 < pm; m0 += r)
+            {
+                r = tile_rows(pm, m0);
+#define CALL_ROWS(R) tile_rows_bf16(R, t, x2 + (long)m0 * k2, k2, w, bias, p0 + m0, b * NB, cols)
+                ROWS_SWITCH(r, CALL_ROWS)
+#undef CALL_ROWS
+            }
+        }
+    }
+}
+
+/*
+ * y = [res +] f(LN(x) W^T + bias) for many rows (m of them; f the identity, GELU-tanh or GELU-erf), with
+ * W packed by ck_pack_bf16, fp32 accumulation: the rows of x (fp32, or bf16 when x_bf16 and k even) are
+ * LayerNorm'd when ln_w is given (fp32 x only), rounded to bf16, and the output stored as fp32 or bf16
+ * (y_bf16). res may be y itself (y += ...). The rows are split between the threads, each thread's in
+ * panels of at most MC rows. Returns 0; -1 when out of memory (y may be partly written); -2 for bf16 x
+ * with an odd k or a LayerNorm.
+ */
+int ck_linear_rows_bf16(int m, int n, int k, const void *x, long ldx, int x_bf16, const float *ln_w, const float *ln_b, float ln_eps,
+                        const uint16_t *packed, const float *bias, const float *res, long ldres, void *y, long ldy, int y_bf16, int mode, int threads)
+{
+    if (x_bf16 && ((k & 1) || ln_w)) return -2;
+    rows_task t = {m, n, k, x, ldx, x_bf16, ln_w, ln_b, ln_eps, packed, bias, res, ldres, y, ldy, y_bf16, mode};
+    rows_failed = 0;
+    run(linear_rows_part, &t, threads_for((double)m * n * k, threads));
+    return rows_failed ? -1 : 0;
+}
+
+/* ---------- the ViT's attention: every query of an image against its keys ---------- */
+
+typedef struct
+{
+    int b, n, h, d;
+    const uint16_t *qkv; /* bf16 rows [b*n, ld]: head j's query at column j*d, key at h*d + j*d, value at 2*h*d + j*d */
+    long ld;
+    uint16_t *out;       /* bf16 rows [b*n, ldo]: head j at column j*d */
+    long ldo;
+    float scale;
+} vit_attention_task;
+
+/* acc[r][0..3] = sum_p x2[r*ldx2 + p] . w[p] over k2 pairs, for R rows against one packed block of 64 columns. */
+AVX512BF16 INLINE void block_bf16(const int R, int k2, const uint32_t *x2, long ldx2, const uint16_t *w, __m512 acc[MR][4])
+{
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
+    for (int p = 0; p < k2; p++)
+    {
+        const uint16_t *wp = w + (long)p * NB * 2;
+        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wp), w1 = (__m512bh)_mm512_loadu_si512(wp + 32),
+                 w2 = (__m512bh)_mm512_loadu_si512(wp + 64), w3 = (__m512bh)_mm512_loadu_si512(wp + 96);
+        for (int r = 0; r < R; r++)
+        {
+            __m512bh xv = (__m512bh)_mm512_set1_epi32((int)x2[r * ldx2 + p]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], xv, w0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xv, w1);
+            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], xv, w2);
+            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], xv, w3);
+        }
+    }
+}
+
+/* R query rows of one image and head: scores against every key, softmax, weighted values, stored bf16. */
+AVX512BF16 INLINE void attend_rows(const int R, const vit_attention_task *t, const uint32_t *q2, const uint16_t *kp, const uint16_t *vp,
+                                   float *s, uint32_t *p2, uint16_t *out)
+{
+    int n = t->n, d = t->d, k2 = d / 2, n2 = (n + 1) / 2, sn = (int)blocks(n) * NB;
+    long ldq2 = t->ld / 2;
+    __m512 acc[MR][4];
+    for (long kb = 0; kb < blocks(n); kb++)
+    {
+        block_bf16(R, k2, q2, ldq2, kp + kb * (long)k2 * NB * 2, acc);
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < 4; j++) _mm512_storeu_ps(s + (long)r * sn + kb * NB + 16 * j, _mm512_mul_ps(acc[r][j], _mm512_set1_ps(t->scale)));
+    }
+    float inv[MR];
+    for (int r = 0; r < R; r++)
+    {
+        float *sr = s + (long)r * sn;
+        inv[r] = 1.0f / softmax_numerators(sr, n);
+        uint16_t *pr = (uint16_t *)(p2 + (long)r * n2);
+        for (int l = 0; l < n; l += 16)
+        {
+            __mmask16 mask = cols_mask(n - l);
+            _mm256_mask_storeu_epi16(pr + l, mask, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, sr + l)));
+        }
+        if (n & 1) pr[n] = 0;
+    }
+    for (int e0 = 0; e0 < d; e0 += NB)
+    {
+        block_bf16(R, n2, p2, n2, vp + (long)(e0 / NB) * n2 * NB * 2, acc);
+        int cols = d - e0 < NB ? d - e0 : NB;
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < 4 && 16 * j < cols; j++)
+            {
+                __m512 v = _mm512_mul_ps(acc[r][j], _mm512_set1_ps(inv[r]));
+                _mm256_mask_storeu_epi16(out + (long)r * t->ldo + e0 + 16 * j, cols_mask(cols - 16 * j), (__m256i)_mm512_cvtneps_pbh(v));
+            }
+    }
+}
+
+static int attention_failed;
+
+AVX512BF16 static void vit_attention_part(void *arg)
+{
+    const vit_attention_task *t = (const vit_attention_task *)arg;
+    long i0, i1;
+    share((long)t->b * t->h, &i0, &i1);
+    int n = t->n, d = t->d, k2 = d / 2, n2 = (n + 1) / 2, c = t->h * d;
+    long kwords = blocks(n) * k2 * NB, vwords = blocks(d) * (long)n2 * NB, swords = (long)MR * blocks(n) * NB, pwords = (long)MR * n2;
+    uint32_t *buf = i1 > i0 ? scratch_for(kwords + vwords + swords + pwords) : 0;
+    if (i1 > i0 && !buf)
+    {
+        __atomic_store_n(&attention_failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint16_t *kp = (uint16_t *)buf, *vp = (uint16_t *)(buf + kwords);
+    float *s = (float *)(buf + kwords + vwords);
+    uint32_t *p2 = buf + kwords + vwords + swords;
+    for (long item = i0; item < i1; item++)
+    {
+        long i = item / t->h, j = item % t->h;
+        const uint16_t *rows = t->qkv + i * n * t->ld;
+        /* Keys as a packed weight [keys, d] (blocks of 64 keys, pairs of dimensions); values as one [d, keys]. */
+        for (long kb = 0; kb < blocks(n); kb++)
+            for (int p = 0; p < k2; p++)
+                for (int col = 0; col < NB; col++)
+                {
+                    long key = kb * NB + col;
+                    uint32_t pair = 0;
+                    if (key < n) memcpy(&pair, rows + key * t->ld + c + j * d + 2 * p, 4);
+                    ((uint32_t *)kp)[(kb * k2 + p) * NB + col] = pair;
+                }
+        for (long eb = 0; eb < blocks(d); eb++)
+            for (int p = 0; p < n2; p++)
+            {
+                const uint16_t *v0 = rows + (2L * p) * t->ld + 2 * c + j * d + eb * NB, *v1 = v0 + t->ld;
+                uint16_t *dst = vp + ((eb * n2 + p) * NB) * 2;
+                for (int col = 0; col < NB; col++)
+                {
+                    int in = eb * NB + col < d;
+                    dst[2 * col] = in ? v0[col] : 0;
+                    dst[2 * col + 1] = in && 2 * p + 1 < n ? v1[col] : 0;
+                }
+            }
+        for (int m0 = 0, r; m0 < n; m0 += r)
+        {
+            r = tile_rows(n, m0);
+            const uint32_t *q2 = (const uint32_t *)(rows + (long)m0 * t->ld + j * d);
+            uint16_t *out = t->out + (i * n + m0) * t->ldo + j * d;
+#define CALL_ATTEND(R) attend_rows(R, t, q2, kp, vp, s, p2, out)
+            ROWS_SWITCH(r, CALL_ATTEND)
+#undef CALL_ATTEND
+        }
+    }
+}
+
+/*
+ * The ViT's multi-head attention in bf16: out = softmax(scale Q K^T) V for every image i < b and head j < h,
+ * n queries and keys per image, d dimensions per head (even; the rows of qkv and out at even offsets).
+ * qkv holds each token's query, key and value (one linear layer's bf16 output, [b*n, ld], ld >= 3*h*d);
+ * out [b*n, ldo] gets head j at columns j*d. Scores and softmax in fp32, the weights rounded to bf16
+ * for the second product and normalized after it. Returns 0, or -1 when out of memory.
+ */
+int ck_vit_attention(int b, int n, int h, int d, const uint16_t *qkv, long ld, uint16_t *out, long ldo, float scale, int threads)
+{
+    if ((d & 1) || (ld & 1) || (ldo & 1)) return -2;
+    vit_attention_task t = {b, n, h, d, qkv, ld, out, ldo, scale};
+    attention_failed = 0;
+    run(vit_attention_part, &t, threads_for((double)b * h * n * n * d, threads));
+    return attention_failed ? -1 : 0;
 }
 
 /* ---------- attention of one query per sequence and head ---------- */
