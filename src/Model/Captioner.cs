@@ -111,6 +111,9 @@ public sealed class Captioner : NamedModule
     /// <summary>"on (...)" when decoding steps run on the <see cref="Kernels.CpuKernels"/>, else "off: why".</summary>
     public string KernelStatus { get; private set; } = "off: not requested";
 
+    /// <summary>Whether the encoder's blocks run on the <see cref="Kernels.CpuKernels"/> too (bf16 linear layers).</summary>
+    public bool EncoderOnCpuKernels { get; private set; }
+
     /// <summary>
     /// Decoding steps from now on run on the <see cref="Kernels.CpuKernels"/> where they can: every
     /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
@@ -139,6 +142,7 @@ public sealed class Captioner : NamedModule
         }
         decoder.PackForCpuKernels();
         var encoderOff = encoder.PackForCpuKernels();
+        EncoderOnCpuKernels = encoderOff is null;
         KernelStatus = $"on: decoding steps with {string.Join(" and ", dtypes.Select(TorchRuntime.Name))} linear layers; "
             + (encoderOff is null ? "the encoder's linear layers too" : $"the encoder on libtorch ({encoderOff})");
         return this;

@@ -66,6 +66,8 @@ public static unsafe class CpuKernels
             (delegate* unmanaged<int, int, int, int, void*, long, void*, long, float, int, int>)NativeLibrary.GetExport(handle, "ck_vit_attention");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void> Attend =
             (delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void>)NativeLibrary.GetExport(handle, "ck_attend");
+        public readonly delegate* unmanaged<int, long, int, double> PeakFlops =
+            (delegate* unmanaged<int, long, int, double>)NativeLibrary.GetExport(handle, "ck_peak_flops");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, int, void> TopK =
             (delegate* unmanaged<int, int, int, void*, long, void*, int, void>)NativeLibrary.GetExport(handle, "ck_top_k");
     }
@@ -244,5 +246,28 @@ public static unsafe class CpuKernels
         var indices = empty(m, k, dtype: ScalarType.Int64);
         Lib.TopK(m, n, k, Data(x), x.stride(0), Data(indices), get_num_threads());
         return indices;
+    }
+
+    /// <summary>
+    /// The CPU's arithmetic peak on libtorch's threads: back-to-back 512-bit fused multiply-adds (fp32) or
+    /// AVX512-BF16 dot products (bf16) with nothing to load, in GFLOP/s, the best of <paramref name="repeats"/>
+    /// runs of about <paramref name="seconds"/> each. No GEMM can run faster here; NaN where the CPU lacks them.
+    /// </summary>
+    public static double PeakGflops(ScalarType dtype, double seconds = 0.2, int repeats = 3)
+    {
+        if (!Supports(dtype)) return double.NaN;
+        int bf16 = dtype == ScalarType.BFloat16 ? 1 : 0, threads = get_num_threads();
+        long iterations = 100_000;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Lib.PeakFlops(bf16, iterations, threads);
+        iterations = Math.Max(iterations, (long)(iterations * seconds / Math.Max(watch.Elapsed.TotalSeconds, 1e-6)));
+        double best = 0;
+        for (int i = 0; i < repeats; i++)
+        {
+            watch.Restart();
+            double flops = Lib.PeakFlops(bf16, iterations, threads);
+            best = Math.Max(best, flops / watch.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
     }
 }

@@ -929,3 +929,40 @@ void ck_top_k(int m, int n, int k, const float *x, long ldx, int64_t *out, int t
     topk_task t = {m, n, k, x, ldx, out};
     run(top_k_part, &t, threads_for((double)m * n, threads));
 }
+
+/* ---------- the CPU's arithmetic peak ---------- */
+
+typedef struct
+{
+    long iterations;
+    int bf16;
+} peak_task;
+
+/* 12 independent chains of 512-bit FMAs (2 x 16 FLOPs each) or AVX512-BF16 dot products (2 x 32), the opaque asm
+   keeping the compiler from folding them. */
+AVX512BF16 static void peak_part(void *arg)
+{
+    const peak_task *t = (const peak_task *)arg;
+    __m512 a[12];
+    for (int i = 0; i < 12; i++) a[i] = _mm512_setzero_ps();
+    __m512 x = _mm512_set1_ps(1e-3f);
+    __m512bh xb = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+    for (long it = 0; it < t->iterations; it++)
+    {
+        if (t->bf16)
+            for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], xb, xb);
+        else
+            for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(x, x, a[i]);
+        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]), "+v"(a[7]), "+v"(a[8]), "+v"(a[9]), "+v"(a[10]), "+v"(a[11]));
+    }
+}
+
+/* Runs `iterations` rounds of the peak loop on each of `threads` threads; returns the FLOPs done. The caller times it. */
+double ck_peak_flops(int bf16, long iterations, int threads)
+{
+    peak_task t = {iterations, bf16};
+    if (threads < 1 || !gomp_parallel) threads = 1;
+    run(peak_part, &t, threads);
+    return (double)iterations * 12 * (bf16 ? 64 : 32) * threads;
+}
+

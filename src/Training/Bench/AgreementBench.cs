@@ -10,15 +10,16 @@ namespace CaptionService.Training.Bench;
 /// How often a lower precision gives the same greedy caption as fp32: a trained checkpoint (default:
 /// the demo checkpoint) captions the test split of the seed-1, 24000-image, 96 px synthetic set that
 /// <c>tools/make-demo-checkpoint.sh</c> trains on (rendered in memory) in fp32 and in
-/// each other precision; captions count as identical when every token is.
+/// each other precision, with libtorch's ops and on the CPU kernels (as the service runs it by default on
+/// a CPU that has them); captions count as identical when every token is.
 /// </summary>
 public static class AgreementBench
 {
     public const int SynthSeed = 1, SynthImages = 24000, SynthSize = 96;
 
-    public sealed record Result(BenchPrecision Precision, int Images, int Identical, double Fp32Seconds, double Seconds);
+    public sealed record Result(BenchPrecision Precision, bool Kernels, int Images, int Identical, double Fp32Seconds, double Seconds);
 
-    public static List<Result> Run(string checkpoint, Device device, IEnumerable<BenchPrecision> precisions, int images, int batch = 32)
+    public static List<Result> Run(string checkpoint, Device device, IEnumerable<BenchPrecision> precisions, IEnumerable<bool> kernels, int images, int batch = 32)
     {
         var fp32 = Checkpoint.Load(checkpoint, device, ScalarType.Float32);
         var pipeline = new CaptionPipeline(fp32);
@@ -45,12 +46,15 @@ public static class AgreementBench
 
         var (reference, fp32Seconds) = Caption(fp32);
         var results = new List<Result>();
-        foreach (var precision in precisions)
+        foreach (var (precision, onKernels) in precisions.SelectMany(p => kernels.Select(k => (p, k))))
         {
             var model = SpeedBench.Convert(fp32, precision);
-            var (captions, seconds) = Caption(model);
-            int identical = captions.Zip(reference).Count(p => p.First.SequenceEqual(p.Second));
-            results.Add(new Result(precision, chw.Count, identical, fp32Seconds, seconds));
+            if (!onKernels || model.UseCpuKernels().KernelStatus.StartsWith("on", StringComparison.Ordinal))
+            {
+                var (captions, seconds) = Caption(model);
+                int identical = captions.Zip(reference).Count(p => p.First.SequenceEqual(p.Second));
+                results.Add(new Result(precision, onKernels, chw.Count, identical, fp32Seconds, seconds));
+            }
             model.Dispose();
         }
         fp32.Dispose();

@@ -43,7 +43,7 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
             "preset", "dtype", "batch", "before MiB", "peak MiB", "peak - before MiB");
         utilization.Notes.Add("MB read at least: every decoder weight once, plus every sequence's cross-attention keys/values (all image tokens, every block) and its self-attention keys/values, per step; "
             + "bandwidth floor: that divided by the measured read bandwidth, the least time a step can take on this machine whatever its FLOPs; "
-            + "roofline: the larger of that floor and the step's FLOPs at the raw rate (the target: a step within 2x of it). \"kernels\": our decoding steps on the CPU kernels (Captioner.UseCpuKernels).");
+            + "roofline: the larger of that floor and the step's FLOPs at the raw rate (the target: a step within 2x of it). \"kernels\": our decoding steps, and with bf16 linear layers the encoder, on the CPU kernels (Captioner.UseCpuKernels).");
         foreach (var name in s.Presets)
             RunPreset(name, dtypes, speed, utilization, precision, memory);
         Publish(speed);
@@ -70,8 +70,12 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
             var results = MachineBench.Matmul(s.Device, dtype, s.Quick ? [256, 512] : s.MatmulSizes, s.Warmup, Math.Max(3, s.Repeats));
             foreach (var r in results) table.Add(TorchRuntime.Name(dtype), r.Size.ToString(CultureInfo.InvariantCulture), F(r.Timing.Median, 4), F(r.GflopsPerSecond, 1));
             raw[dtype] = results.Max(r => r.GflopsPerSecond);
+            if (s.Device.type == DeviceType.CPU && Model.Kernels.CpuKernels.Supports(dtype))
+                table.Add(TorchRuntime.Name(dtype) + " arithmetic peak", "-", "", F(Model.Kernels.CpuKernels.PeakGflops(dtype), 1));
         }
         table.Notes.Add("Measured at the start of the run; the utilization table measures the largest size again around each of its rows.");
+        if (table.Rows.Any(r => r[0].EndsWith(" peak", StringComparison.Ordinal)))
+            table.Notes.Add("Arithmetic peak: 512-bit fused multiply-adds (fp32) or AVX512-BF16 dot products (bf16) back to back on every thread, nothing loaded (CpuKernels.PeakGflops): what no GEMM can beat here.");
         bandwidth = MachineBench.ReadBandwidth(s.Device, s.Warmup, Math.Max(3, s.Repeats));
         table.Notes.Add(FormattableString.Invariant($"Memory read bandwidth (sum of a 512 MiB float32 tensor): {bandwidth:F1} GB/s."));
         Publish(table);
@@ -144,11 +148,11 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
                 }
             }
 
-            // Utilization: the encoder at a mid batch, the decode step at every batch size.
-            // (The encoder never runs on the kernels: measured once per precision.)
+            // Utilization: the encoder at a mid batch (once per precision unless its linear layers run on the
+            // kernels too), the decode step at every batch size.
             int encBatch = Math.Min(8, maxBatch);
             double after = RawNow(dtype.DType), before;
-            if (!kernels || !s.CpuKernels.Contains(false))
+            if (!kernels || !s.CpuKernels.Contains(false) || model.EncoderOnCpuKernels)
             {
                 before = after;
                 var enc = bench.Encoder(encBatch, s.Warmup, s.Repeats);
@@ -216,10 +220,10 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
             "checkpoint", "dtype", "images", "identical", "share", "fp32 s", "s", "target");
         int images = s.Quick ? Math.Min(16, s.AgreementImages) : s.AgreementImages;
         output.WriteLine($"agreement: {images} synthetic test images through {s.Checkpoint} ...");
-        foreach (var r in AgreementBench.Run(s.Checkpoint, s.Device, others, images))
+        foreach (var r in AgreementBench.Run(s.Checkpoint, s.Device, others, s.Device.type == DeviceType.CPU ? s.CpuKernels : [false], images))
         {
             double share = (double)r.Identical / r.Images;
-            table.Add(Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Checkpoint)), r.Precision.Name, I(r.Images), I(r.Identical), P(share), F(r.Fp32Seconds, 2), F(r.Seconds, 2), Target(share, TargetAgreement, "%"));
+            table.Add(Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Checkpoint)), r.Precision.Name + (r.Kernels ? " kernels" : ""), I(r.Images), I(r.Identical), P(share), F(r.Fp32Seconds, 2), F(r.Seconds, 2), Target(share, TargetAgreement, "%"));
         }
         table.Notes.Add($"Images: the test split (images {SynthDataTestRange()}) of `captioner synth-data --images {AgreementBench.SynthImages} --seed {AgreementBench.SynthSeed}`, rendered in memory; greedy decoding with the checkpoint's settings (stops at the end token), batch 32.");
         Publish(table);
