@@ -1,3 +1,4 @@
+using CaptionService.Model.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -34,8 +35,34 @@ public sealed class CrossAttention : nn.Module
     /// <summary>Keys and values of the encoder states, [B, H, S, D] each: computed once per image.</summary>
     public (Tensor Keys, Tensor Values) KeysValues(Tensor encoderStates)
     {
-        var kv = c_attn.Apply(encoderStates).chunk(2, dim: -1);
-        return (Heads.Split(kv[0], heads), Heads.Split(kv[1], heads));
+        var kv = OnKernels(encoderStates) ? packedKeysValues!.Rows(encoderStates.reshape(-1, encoderStates.shape[2])).view(encoderStates.shape[0], encoderStates.shape[1], -1)
+            : c_attn.Apply(encoderStates);
+        var parts = kv.chunk(2, dim: -1);
+        return (Heads.Split(parts[0], heads), Heads.Split(parts[1], heads));
+    }
+
+    private PackedLinear? packedKeysValues;
+
+    /// <summary>Packs <c>c_attn</c> for the many-row kernels when its weights are bf16 (see <see cref="Captioner.UseCpuKernels"/>):
+    /// the keys and values of every image token (at full size, 197 rows per image and block) are the largest product
+    /// outside the encoder.</summary>
+    internal void PackForCpuKernels()
+    {
+        packedKeysValues?.Dispose();
+        packedKeysValues = c_attn.weight!.dtype == ScalarType.BFloat16 && CpuKernels.Bf16 ? PackedLinear.Of(c_attn) : null;
+    }
+
+    private bool OnKernels(Tensor x) =>
+        packedKeysValues is not null && !training && !is_grad_enabled() && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.dim() == 3;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            packedKeysValues?.Dispose();
+            packedKeysValues = null;
+        }
+        base.Dispose(disposing);
     }
 
     /// <param name="x">[B, T, C]</param>

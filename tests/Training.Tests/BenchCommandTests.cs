@@ -51,6 +51,13 @@ public sealed class BenchCommandTests : IDisposable
         {
             Assert.Contains("tiny fp32: no run on the CPU kernels here (off: ", text);
         }
+        if (CaptionService.Model.Kernels.CpuKernels.Bf16)
+        {
+            // bf16-mixed runs its encoder on the kernels too: its own utilization row, its own agreement row, and the peak.
+            Assert.Contains("| tiny | bf16-mixed kernels | encoder forward |", text);
+            Assert.Contains("| demo-shapes | bf16-mixed kernels | 4 |", text);
+            Assert.Matches(@"\| bf16 arithmetic peak \| - \| \| \d+(\.\d)? \|", text);
+        }
     }
 
     [Fact]

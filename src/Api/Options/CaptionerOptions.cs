@@ -33,8 +33,9 @@ public sealed class CaptionerOptions
     /// mixed 1.3% (docs/benchmarks.md).</summary>
     public bool MixedPrecision { get; set; } = true;
 
-    /// <summary>Decoding steps on the CPU kernels (src/Model/Native/cpu_kernels.c) where the CPU runs them
-    /// (AVX-512; AVX512-BF16 for bf16); false: libtorch's ops only. /model says which ran and why.</summary>
+    /// <summary>Decoding steps, and with bf16 linear layers (bf16-mixed) the encoder's blocks, on the CPU kernels
+    /// (src/Model/Native/cpu_kernels.c) where the CPU runs them (AVX-512; AVX512-BF16 for bf16); false:
+    /// libtorch's ops only. /model says which ran and why.</summary>
     public bool CpuKernels { get; set; } = true;
 
     /// <summary>libtorch's intra-op threads on the CPU; 0 keeps its default (one per core).</summary>

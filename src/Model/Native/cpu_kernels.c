@@ -938,23 +938,33 @@ typedef struct
     int bf16;
 } peak_task;
 
-/* 12 independent chains of 512-bit FMAs (2 x 16 FLOPs each) or AVX512-BF16 dot products (2 x 32), the opaque asm
-   keeping the compiler from folding them. */
-AVX512BF16 static void peak_part(void *arg)
+/* 12 independent chains of 512-bit FMAs (2 x 16 FLOPs each) or AVX512-BF16 dot products (2 x 32), in registers;
+   the opaque asm keeps the compiler from folding them or moving them to memory. */
+#define PEAK_LOOP(OP)                                                                                                         \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0; \
+    for (long it = 0; it < t->iterations; it++)                                                                               \
+    {                                                                                                                         \
+        a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5);                                         \
+        a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);                                      \
+        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11)); \
+    }
+
+AVX512 static void peak_f32_part(void *arg)
 {
     const peak_task *t = (const peak_task *)arg;
-    __m512 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm512_setzero_ps();
     __m512 x = _mm512_set1_ps(1e-3f);
-    __m512bh xb = (__m512bh)_mm512_set1_epi32(0x3a833a83);
-    for (long it = 0; it < t->iterations; it++)
-    {
-        if (t->bf16)
-            for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], xb, xb);
-        else
-            for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(x, x, a[i]);
-        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]), "+v"(a[7]), "+v"(a[8]), "+v"(a[9]), "+v"(a[10]), "+v"(a[11]));
-    }
+#define FMA(acc) _mm512_fmadd_ps(x, x, acc)
+    PEAK_LOOP(FMA)
+#undef FMA
+}
+
+AVX512BF16 static void peak_bf16_part(void *arg)
+{
+    const peak_task *t = (const peak_task *)arg;
+    __m512bh x = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+#define DOT(acc) _mm512_dpbf16_ps(acc, x, x)
+    PEAK_LOOP(DOT)
+#undef DOT
 }
 
 /* Runs `iterations` rounds of the peak loop on each of `threads` threads; returns the FLOPs done. The caller times it. */
@@ -962,7 +972,7 @@ double ck_peak_flops(int bf16, long iterations, int threads)
 {
     peak_task t = {iterations, bf16};
     if (threads < 1 || !gomp_parallel) threads = 1;
-    run(peak_part, &t, threads);
+    run(bf16 ? peak_bf16_part : peak_f32_part, &t, threads);
     return (double)iterations * 12 * (bf16 ? 64 : 32) * threads;
 }
 

@@ -63,6 +63,7 @@ public sealed class DecoderBlock : NamedModule
         var (query, crossProj) = crossattention.StepLayers;
         kernels = new BlockKernels(PackedLinear.Of(selfAttn), PackedLinear.Of(selfProj), PackedLinear.Of(query), PackedLinear.Of(crossProj),
             PackedLinear.Of(c_fc), PackedLinear.Of(c_proj));
+        crossattention.PackForCpuKernels();
     }
 
     /// <summary>
