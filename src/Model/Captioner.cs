@@ -119,9 +119,10 @@ public sealed class Captioner : NamedModule
     /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
     /// the decoder's linear layers again: about 550 MB in fp32 at full size), and each step's linear layers
     /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. With bf16
-    /// linear layers (mixed precision) the encoder's are packed too (170 MB at full size), and its blocks
-    /// run their LayerNorms, linear layers, GELU and residual adds fused on the kernels, attention on
-    /// libtorch. For inference only: call it after <see cref="ToPrecision"/>, and do not
+    /// linear layers (mixed precision) the encoder's and the cross-attention's keys and values are packed too
+    /// (about 200 MB at full size): the ViT's blocks run on the kernels (LayerNorm, linear layer, GELU and
+    /// residual add fused; attention straight from the fused projection), and so do the keys and values of
+    /// the image tokens. For inference only: call it after <see cref="ToPrecision"/>, and do not
     /// change the weights afterwards (training never calls it). Nothing changes, and
     /// <see cref="KernelStatus"/> says why, when the model is not on the CPU, its residual stream is not
     /// float32 (whole-model bf16), or the kernels are off here.

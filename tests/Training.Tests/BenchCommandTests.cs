@@ -55,6 +55,7 @@ public sealed class BenchCommandTests : IDisposable
         {
             // bf16-mixed runs its encoder on the kernels too: its own utilization row, its own agreement row, and the peak.
             Assert.Contains("| tiny | bf16-mixed kernels | encoder forward |", text);
+            Assert.Contains("tiny bf16-mixed: the encoder at batch 2, libtorch's ops and the kernels alternating (3 runs each): ", text);
             Assert.Contains("| demo-shapes | bf16-mixed kernels | 4 |", text);
             Assert.Matches(@"\| bf16 arithmetic peak \| - \| +\| \d+(\.\d)? \|", text);
         }

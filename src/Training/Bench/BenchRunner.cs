@@ -159,6 +159,7 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
                 after = RawNow(dtype.DType);
                 double encFlops = encBatch * FlopCount.EncoderPerImage(config);
                 AddUtilization(utilization, name, dt, "encoder forward", encBatch, encFlops, enc.Median, (before + after) / 2, targets && dtype == BenchPrecision.Fp32 ? TargetEncoder : null, double.NaN);
+                if (kernels && model.EncoderOnCpuKernels) utilization.Notes.Add(EncoderAlternating(name, dtype, fp32, bench, pixels, encBatch));
             }
             int low = dtype.DType == ScalarType.Float32 ? 4 : 2;
             foreach (int batch in s.BatchSizes)
@@ -193,6 +194,25 @@ public sealed class BenchRunner(BenchSettings s, TextWriter output)
         }
         fp32.Dispose();
         GC.Collect();
+    }
+
+    /// <summary>The encoder on libtorch's ops and on the kernels, runs alternating in one process (the
+    /// sequential rows above move with the load between them): min and median of each, and the ratio.</summary>
+    private string EncoderAlternating(string name, BenchPrecision dtype, Captioner fp32, SpeedBench onKernels, Tensor pixels, int batch)
+    {
+        using var libtorch = SpeedBench.Convert(fp32, dtype);
+        var withLibtorch = new SpeedBench(libtorch, pixels, s);
+        var (a, b) = (new List<double>(), new List<double>());
+        for (int i = 0; i < Math.Max(3, 2 * s.Repeats); i++)
+        {
+            a.AddRange(withLibtorch.Encoder(batch, i == 0 ? s.Warmup : 0, 1).Seconds);
+            b.AddRange(onKernels.Encoder(batch, i == 0 ? s.Warmup : 0, 1).Seconds);
+        }
+        var (ta, tb) = (new Timing(a), new Timing(b));
+        var line = FormattableString.Invariant(
+            $"{name} {dtype.Name}: the encoder at batch {batch}, libtorch's ops and the kernels alternating ({a.Count} runs each): {ta.Min:F3} s against {tb.Min:F3} s (min), {ta.Median:F3} against {tb.Median:F3} (median): {ta.Min / tb.Min:F2}x.");
+        output.WriteLine(line);
+        return line;
     }
 
     /// <summary>The raw matmul throughput right now (the machine is shared: the load changes during a run).</summary>
