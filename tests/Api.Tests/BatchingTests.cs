@@ -212,6 +212,61 @@ public class BatchingTests
         }
     }
 
+    /// <summary>A client that leaves while its image is part-way through the encoder (staged, a block per step) is
+    /// dropped there: it never joins the batch, and the newcomer staged with it joins alone with its own caption.</summary>
+    [Fact]
+    public async Task A_request_whose_client_leaves_while_its_image_is_being_encoded_never_joins()
+    {
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("api-batching-").FullName, "deep");
+        try
+        {
+            // 200 ViT blocks, one per step: staging takes 200 steps, time enough to leave in the middle.
+            torch.manual_seed(11);
+            using (var deep = new Captioner(Presets.Tiny with { MaxPositions = 4096, EncoderLayers = 200, CrossAttention = CrossAttentionMode.Final }))
+                Checkpoint.Save(deep, dir);
+            await using var host = new ObservedHost(("Checkpoint", dir), ("Batching:MaxBatchSize", "8"), ("Batching:MaxWaitMs", "0"),
+                ("Batching:MaxTokens", "4000"), ("Batching:MaxAdmitPerStep", "2"), ("Batching:EncoderBlocksPerStep", "1"));
+            var client = await host.ReadyClientAsync();
+            var model = host.Factory.Services.GetRequiredService<Hosting.ModelHost>().Current!;
+            using var burst = new System.Diagnostics.Activity("leaving");
+            burst.ActivityTraceFlags = System.Diagnostics.ActivityTraceFlags.Recorded;
+            burst.Start();
+
+            using var leave = new CancellationTokenSource();
+            var hog = new CaptionJob(model.Pipeline.Preprocessor.ToChw(Pictures[0]), new DecodingOptions { MaxNewTokens = 4000, StopAtEos = false }, leave.Token);
+            host.Scheduler.Submit(hog);
+            await host.WaitUntil(() => host.Scheduler.ActiveSequences == 1, "the long caption to start");
+
+            using var giveUp = new CancellationTokenSource();
+            var leaving = new CaptionJob(model.Pipeline.Preprocessor.ToChw(Pictures[1]), new DecodingOptions { MaxNewTokens = 3 }, giveUp.Token);
+            var staying = new CaptionJob(model.Pipeline.Preprocessor.ToChw(Pictures[2]), new DecodingOptions { MaxNewTokens = 3 }, CancellationToken.None);
+            host.Scheduler.Submit(leaving);
+            host.Scheduler.Submit(staying);
+            await host.WaitUntil(() => host.Scheduler.StagedRequests == 2, "both images to be staged");
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving.Completion);
+            Assert.Equal(1, host.Scheduler.StagedRequests);   // dropped from the encoder, not after joining
+            var caption = await staying.Completion;
+            Assert.Equal(0, host.Scheduler.StagedRequests);
+            Assert.Equal(1, host.Scheduler.ActiveSequences);  // the long caption alone again
+
+            var encodes = host.Spans().Where(s => s.DisplayName == "encode" && s.ParentSpanId == burst.SpanId)
+                .Select(s => (int)s.GetTagItem("captioner.encode.images")!).ToList();
+            Assert.Equal([1, 1], encodes);                     // the hog's, then the staying image's alone
+
+            // The staying image's caption is the one it gets on its own.
+            await leave.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog.Completion);
+            var alone = new CaptionJob(model.Pipeline.Preprocessor.ToChw(Pictures[2]), new DecodingOptions { MaxNewTokens = 3 }, CancellationToken.None);
+            host.Scheduler.Submit(alone);
+            Assert.Equal((await alone.Completion).Sequence.Tokens, caption.Sequence.Tokens);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_cancelled_request_leaves_and_frees_its_slot_and_a_request_past_its_time_gets_503()
     {

@@ -32,6 +32,7 @@ public sealed class CaptionScheduler : IDisposable
     private long liveTensors;
     private long stepsSinceTrim;   // scheduler thread only
     private Staged? staged;        // newcomers part-way through the encoder (scheduler thread only)
+    private volatile int stagedJobs;
 
     /// <summary>Jobs being encoded a few blocks per step, since <paramref name="Started"/>, with the batch's rows then.</summary>
     private sealed record Staged(Admission Admission, List<CaptionJob> Jobs, DateTimeOffset Started, int RowsBefore)
@@ -65,6 +66,9 @@ public sealed class CaptionScheduler : IDisposable
 
     /// <summary>Sequences in the running batch (a beam caption counts its beams).</summary>
     public int ActiveSequences => activeRows;
+
+    /// <summary>Requests whose images are part-way through the encoder, about to join the batch.</summary>
+    public int StagedRequests => stagedJobs;
 
     /// <summary>Tensors made by the scheduler's thread and not yet freed, as of its last step: the KV
     /// cache and the batch's tokens while it runs, 0 when idle (a leak shows as growth).</summary>
@@ -137,6 +141,7 @@ public sealed class CaptionScheduler : IDisposable
                     running.Clear();
                     staged?.Admission.Dispose();
                     staged = null;
+                    stagedJobs = 0;
                     batch.Dispose();
                     batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
                     activeRows = 0;
@@ -155,6 +160,7 @@ public sealed class CaptionScheduler : IDisposable
             running.Clear();
             staged?.Admission.Dispose();
             staged = null;
+            stagedJobs = 0;
             batch.Dispose();
             activeRows = 0;
             stopped.TrySetResult();
@@ -237,6 +243,7 @@ public sealed class CaptionScheduler : IDisposable
         {
             staged = new Staged(model!.Pipeline.BeginAdmit(batch, jobs.Select(j => j.Image), jobs.Select(j => j.Group!).ToList()),
                 jobs, started, batch.Rows);
+            stagedJobs = jobs.Count;
         }
         catch (Exception)
         {
@@ -262,11 +269,13 @@ public sealed class CaptionScheduler : IDisposable
         catch (Exception)
         {
             staged = null;
+            stagedJobs = 0;
             now.Admission.Dispose();
             AdmitTogether(batch, now.Jobs);
             return;
         }
         staged = null;
+        stagedJobs = 0;
         now.Admission.Dispose();
         Joined(now.Jobs, now.Started, now.RowsBefore, now.Slices, batch);
         activeRows = batch.Rows;
@@ -325,6 +334,27 @@ public sealed class CaptionScheduler : IDisposable
             job.Cancel();
         }
         activeRows = batch.Rows;
+
+        // Newcomers part-way through the encoder leave before they join: their images are not encoded further.
+        if (staged is not { } now) return;
+        var gone = now.Jobs.Where(j => j.Cancellation.IsCancellationRequested).ToHashSet();
+        if (gone.Count == 0) return;
+        if (gone.Count == now.Jobs.Count)
+        {
+            now.Admission.Dispose();
+            staged = null;
+        }
+        else
+        {
+            now.Admission.Keep([.. Enumerable.Range(0, now.Jobs.Count).Where(i => !gone.Contains(now.Jobs[i]))]);
+        }
+        now.Jobs.RemoveAll(gone.Contains);
+        stagedJobs = staged?.Jobs.Count ?? 0;
+        foreach (var job in gone)
+        {
+            job.Group!.Dispose();
+            job.Cancel();
+        }
     }
 
     /// <summary>A job whose caption left the batch: done, or failed on its own.</summary>

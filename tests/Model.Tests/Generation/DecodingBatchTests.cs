@@ -148,4 +148,32 @@ public class DecodingBatchTests
         for (int i = 0; i < 3; i++) Assert.Equal(alone[i].Tokens, groups[i].Result.Tokens);
         foreach (var g in groups) g.Dispose();
     }
+
+    [Fact]
+    public void Newcomers_who_leave_part_way_through_the_encoder_are_dropped_and_the_others_join_unchanged()
+    {
+        var config = Presets.Tiny with { EncoderLayers = 3, CrossAttention = CrossAttentionMode.Final };
+        torch.manual_seed(7);
+        using var model = new Captioner(config);
+        model.eval();
+        using var pixels = Pixels(config, 4, 10);
+        var alone = new CaptionGenerator(model).Generate(pixels, Greedy);
+
+        var groups = Enumerable.Range(0, 4).Select(_ => DecodingGroup.For(config, Greedy)).ToList();
+        using var batch = new DecodingBatch(model, capacity: 16);
+        batch.Admit(pixels[0..1], groups[..1]);
+        using var admission = batch.BeginAdmit(pixels[1..4], groups[1..]);
+        admission.Advance(1);
+        batch.Step();
+        Assert.Throws<ArgumentException>(() => admission.Keep([2, 0]));
+        Assert.Throws<ArgumentException>(() => admission.Keep([3]));
+        admission.Keep([0, 2]);                     // the second newcomer (image 2) left
+        Assert.Equal([groups[1], groups[3]], admission.Groups);
+        admission.Advance(int.MaxValue);
+        batch.Admit(admission);
+        Assert.Equal(3, batch.Rows);
+        while (!batch.IsEmpty) batch.Step();
+        foreach (int i in new[] { 0, 1, 3 }) Assert.Equal(alone[i].Tokens, groups[i].Result.Tokens);
+        foreach (var g in groups) g.Dispose();
+    }
 }
