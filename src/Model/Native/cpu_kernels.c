@@ -215,10 +215,9 @@ AVX512 INLINE void tile_f32(const int R, int k, const float *x, long ldx, const 
     for (int r = 0; r < R; r++) store_tile(acc[r], bias, y + r * ldy, cols, mode);
 }
 
-/* R rows by one block of 64 columns, bf16 pairs: x2 holds each row's k-pairs as 32-bit words. */
-AVX512BF16 INLINE void tile_bf16(const int R, int k2, const uint32_t *x2, long ldx2, const uint16_t *w, const float *bias, float *y, long ldy, int cols, int mode)
+/* acc[r][0..3] = sum_p x2[r*ldx2 + p] . w[p] over k2 pairs, for R rows against one packed block of 64 columns. */
+AVX512BF16 INLINE void block_bf16(const int R, int k2, const uint32_t *x2, long ldx2, const uint16_t *w, __m512 acc[MR][4])
 {
-    __m512 acc[MR][4];
     for (int r = 0; r < R; r++)
         for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
     for (int p = 0; p < k2; p++)
@@ -235,6 +234,13 @@ AVX512BF16 INLINE void tile_bf16(const int R, int k2, const uint32_t *x2, long l
             acc[r][3] = _mm512_dpbf16_ps(acc[r][3], xv, w3);
         }
     }
+}
+
+/* R rows by one block of 64 columns, bf16 pairs: x2 holds each row's k-pairs as 32-bit words. */
+AVX512BF16 INLINE void tile_bf16(const int R, int k2, const uint32_t *x2, long ldx2, const uint16_t *w, const float *bias, float *y, long ldy, int cols, int mode)
+{
+    __m512 acc[MR][4];
+    block_bf16(R, k2, x2, ldx2, w, acc);
     for (int r = 0; r < R; r++) store_tile(acc[r], bias, y + r * ldy, cols, mode);
 }
 
@@ -401,6 +407,7 @@ typedef struct
     long ldy;
     int y_bf16;
     int mode;                   /* STORE, GELU_TANH or GELU_ERF */
+    int failed;                 /* set when a thread found no memory for its panel */
 } rows_task;
 
 /* One panel row as bf16 pairs: LayerNorm'd (fp32 statistics), rounded, or copied. */
@@ -465,26 +472,9 @@ AVX512BF16 INLINE void store_row(const rows_task *t, __m512 acc[4], const float 
 AVX512BF16 INLINE void tile_rows_bf16(const int R, const rows_task *t, const uint32_t *x2, int k2, const uint16_t *w, const float *bias, long row, long col, int cols)
 {
     __m512 acc[MR][4];
-    for (int r = 0; r < R; r++)
-        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
-    for (int p = 0; p < k2; p++)
-    {
-        const uint16_t *wp = w + (long)p * NB * 2;
-        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wp), w1 = (__m512bh)_mm512_loadu_si512(wp + 32),
-                 w2 = (__m512bh)_mm512_loadu_si512(wp + 64), w3 = (__m512bh)_mm512_loadu_si512(wp + 96);
-        for (int r = 0; r < R; r++)
-        {
-            __m512bh xv = (__m512bh)_mm512_set1_epi32((int)x2[r * k2 + p]);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], xv, w0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xv, w1);
-            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], xv, w2);
-            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], xv, w3);
-        }
-    }
+    block_bf16(R, k2, x2, k2, w, acc);
     for (int r = 0; r < R; r++) store_row(t, acc[r], bias, row + r, col, cols);
 }
-
-static int rows_failed; /* a thread found no memory for its panel */
 
 /* This thread's rows, in panels of at most MC: each panel's pairs made once, then every column block. */
 AVX512BF16 static void linear_rows_part(void *arg)
@@ -498,7 +488,7 @@ AVX512BF16 static void linear_rows_part(void *arg)
     uint32_t *x2 = scratch_for((long)MC * k2);
     if (!x2)
     {
-        __atomic_store_n(&rows_failed, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&((rows_task *)arg)->failed, 1, __ATOMIC_RELAXED);
         return;
     }
     for (long pi = 0; pi < panels; pi++)
@@ -534,10 +524,9 @@ int ck_linear_rows_bf16(int m, int n, int k, const void *x, long ldx, int x_bf16
                         const uint16_t *packed, const float *bias, const float *res, long ldres, void *y, long ldy, int y_bf16, int mode, int threads)
 {
     if (x_bf16 && ((k & 1) || ln_w)) return -2;
-    rows_task t = {m, n, k, x, ldx, x_bf16, ln_w, ln_b, ln_eps, packed, bias, res, ldres, y, ldy, y_bf16, mode};
-    rows_failed = 0;
+    rows_task t = {m, n, k, x, ldx, x_bf16, ln_w, ln_b, ln_eps, packed, bias, res, ldres, y, ldy, y_bf16, mode, 0};
     run(linear_rows_part, &t, threads_for((double)m * n * k, threads));
-    return rows_failed ? -1 : 0;
+    return t.failed ? -1 : 0;
 }
 
 /* ---------- the ViT's attention: every query of an image against its keys ---------- */
@@ -550,28 +539,8 @@ typedef struct
     uint16_t *out;       /* bf16 rows [b*n, ldo]: head j at column j*d */
     long ldo;
     float scale;
+    int failed;          /* set when a thread found no memory for its scratch */
 } vit_attention_task;
-
-/* acc[r][0..3] = sum_p x2[r*ldx2 + p] . w[p] over k2 pairs, for R rows against one packed block of 64 columns. */
-AVX512BF16 INLINE void block_bf16(const int R, int k2, const uint32_t *x2, long ldx2, const uint16_t *w, __m512 acc[MR][4])
-{
-    for (int r = 0; r < R; r++)
-        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
-    for (int p = 0; p < k2; p++)
-    {
-        const uint16_t *wp = w + (long)p * NB * 2;
-        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wp), w1 = (__m512bh)_mm512_loadu_si512(wp + 32),
-                 w2 = (__m512bh)_mm512_loadu_si512(wp + 64), w3 = (__m512bh)_mm512_loadu_si512(wp + 96);
-        for (int r = 0; r < R; r++)
-        {
-            __m512bh xv = (__m512bh)_mm512_set1_epi32((int)x2[r * ldx2 + p]);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], xv, w0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xv, w1);
-            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], xv, w2);
-            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], xv, w3);
-        }
-    }
-}
 
 /* R query rows of one image and head: scores against every key, softmax, weighted values, stored bf16. */
 AVX512BF16 INLINE void attend_rows(const int R, const vit_attention_task *t, const uint32_t *q2, const uint16_t *kp, const uint16_t *vp,
@@ -612,8 +581,6 @@ AVX512BF16 INLINE void attend_rows(const int R, const vit_attention_task *t, con
     }
 }
 
-static int attention_failed;
-
 AVX512BF16 static void vit_attention_part(void *arg)
 {
     const vit_attention_task *t = (const vit_attention_task *)arg;
@@ -624,7 +591,7 @@ AVX512BF16 static void vit_attention_part(void *arg)
     uint32_t *buf = i1 > i0 ? scratch_for(kwords + vwords + swords + pwords) : 0;
     if (i1 > i0 && !buf)
     {
-        __atomic_store_n(&attention_failed, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&((vit_attention_task *)arg)->failed, 1, __ATOMIC_RELAXED);
         return;
     }
     uint16_t *kp = (uint16_t *)buf, *vp = (uint16_t *)(buf + kwords);
@@ -678,10 +645,9 @@ AVX512BF16 static void vit_attention_part(void *arg)
 int ck_vit_attention(int b, int n, int h, int d, const uint16_t *qkv, long ld, uint16_t *out, long ldo, float scale, int threads)
 {
     if ((d & 1) || (ld & 1) || (ldo & 1)) return -2;
-    vit_attention_task t = {b, n, h, d, qkv, ld, out, ldo, scale};
-    attention_failed = 0;
+    vit_attention_task t = {b, n, h, d, qkv, ld, out, ldo, scale, 0};
     run(vit_attention_part, &t, threads_for((double)b * h * n * n * d, threads));
-    return attention_failed ? -1 : 0;
+    return t.failed ? -1 : 0;
 }
 
 /* ---------- attention of one query per sequence and head ---------- */
