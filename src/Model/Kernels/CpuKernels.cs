@@ -4,12 +4,13 @@ using static TorchSharp.torch;
 namespace CaptionService.Model.Kernels;
 
 /// <summary>
-/// The CPU kernels of a cached decoding step (<c>Native/cpu_kernels.c</c>, built into
-/// <see cref="LibraryName"/> when the build machine has a C compiler): linear layers at a few rows
-/// against weights packed once (<see cref="PackedLinear"/>), fp32 and bf16, and attention of one
-/// query per sequence and head. libtorch's general kernels re-pack every weight at every call and
-/// stream a decode step's weights at a third of the memory bandwidth or less on this project's
-/// machines; these stream them once. They run on libtorch's own OpenMP threads.
+/// The CPU kernels (<c>Native/cpu_kernels.c</c>, built into <see cref="LibraryName"/> when the build
+/// machine has a C compiler). For a cached decoding step: linear layers at a few rows against weights
+/// packed once (<see cref="PackedLinear"/>), fp32 and bf16, and attention of one query per sequence and
+/// head; libtorch's general kernels re-pack every weight at every call and stream a decode step's weights
+/// at a third of the memory bandwidth or less on this project's machines, these stream them once. For
+/// the ViT (bf16): linear layers at many rows with the LayerNorm, GELU and residual add fused in, and
+/// its attention. They run on libtorch's own OpenMP threads.
 /// </summary>
 /// <remarks>
 /// Used only where they apply: a CPU with AVX-512 (AVX512-BF16 for bf16 weights), the library built,

@@ -5,7 +5,8 @@ namespace CaptionService.Model.Kernels;
 
 /// <summary>
 /// A linear layer's weight packed once for <see cref="CpuKernels"/>, in its own dtype (fp32, or bf16
-/// for a mixed-precision model), with its bias in fp32. Inputs and outputs are fp32 rows; a bf16
+/// for a mixed-precision model), with its bias in fp32. Inputs and outputs are fp32 rows (bf16 too at
+/// many rows, <see cref="Rows"/>); a bf16
 /// layer rounds its input to bf16 as the libtorch path does, and accumulates in fp32. A copy: the
 /// layer's weights must not change afterwards.
 /// </summary>
@@ -46,7 +47,7 @@ public sealed class PackedLinear : IDisposable
 
     private Tensor Forward(Tensor x, CpuKernels.LinearMode mode)
     {
-        x = Rows(x);
+        x = CheckedRows(x);
         var y = empty(x.shape[0], Outputs, dtype: ScalarType.Float32);
         CpuKernels.Linear(x, packed, Outputs, Inputs, bias, y, mode);
         return y;
@@ -55,7 +56,7 @@ public sealed class PackedLinear : IDisposable
     /// <summary>residual += x Wᵀ + b, in place: x [M, K], residual [M, N], both fp32.</summary>
     public void AddTo(Tensor residual, Tensor x)
     {
-        x = Rows(x);
+        x = CheckedRows(x);
         if (residual.dtype != ScalarType.Float32 || residual.dim() != 2 || residual.shape[0] != x.shape[0] || residual.shape[1] != Outputs || residual.stride(1) != 1)
             throw new ArgumentException($"residual: expected [{x.shape[0]}, {Outputs}] float32 rows, got [{string.Join(", ", residual.shape)}] {residual.dtype}");
         CpuKernels.Linear(x, packed, Outputs, Inputs, bias, residual, CpuKernels.LinearMode.Accumulate);
@@ -95,7 +96,7 @@ public sealed class PackedLinear : IDisposable
     }
 
     /// <summary>x as [M, K] fp32 rows on the CPU, checked.</summary>
-    private Tensor Rows(Tensor x)
+    private Tensor CheckedRows(Tensor x)
     {
         if (x.device_type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"the CPU kernels take CPU tensors (got {x.device})");
         if (x.dim() != 2 || x.shape[1] != Inputs) throw new ArgumentException($"x: expected [M, {Inputs}], got [{string.Join(", ", x.shape)}]");
