@@ -111,6 +111,9 @@ public sealed class Captioner : NamedModule
     /// <summary>"on (...)" when decoding steps run on the <see cref="Kernels.CpuKernels"/>, else "off: why".</summary>
     public string KernelStatus { get; private set; } = "off: not requested";
 
+    /// <summary>Whether decoding steps run on the <see cref="Kernels.CpuKernels"/> (<see cref="UseCpuKernels"/>).</summary>
+    public bool DecodingOnCpuKernels { get; private set; }
+
     /// <summary>Whether the encoder's blocks run on the <see cref="Kernels.CpuKernels"/> too (bf16 linear layers).</summary>
     public bool EncoderOnCpuKernels { get; private set; }
 
@@ -142,6 +145,7 @@ public sealed class Captioner : NamedModule
             return this;
         }
         decoder.PackForCpuKernels();
+        DecodingOnCpuKernels = true;
         var encoderOff = encoder.PackForCpuKernels();
         EncoderOnCpuKernels = encoderOff is null;
         KernelStatus = $"on: decoding steps with {string.Join(" and ", dtypes.Select(TorchRuntime.Name))} linear layers; "

@@ -274,6 +274,37 @@ public class CpuKernelsTests
     }
 
     [Fact]
+    public void Arg_max_and_its_log_probability_are_libtorchs()
+    {
+        if (!CpuKernels.Fp32) return;
+        using var scope = NewDisposeScope();
+        using var g = new Generator(13);
+        foreach (var n in new[] { 1, 15, 17, 50257 })
+        {
+            var x = Random(g, 7, n).mul(4);
+            if (n > 3)
+            {
+                x[1, 2] = x[1].max() + 1;                                   // a tie: the first column wins
+                x[1, n - 1] = x[1, 2].clone();
+                x[2] = x[2].index_fill(0, arange(0, n, 2), float.NegativeInfinity); // banned tokens
+                x[3, n - 2] = float.NaN;                                    // a NaN wins, as in torch.argmax
+                x[4, 1] = float.PositiveInfinity;
+            }
+            x[5].fill_(float.NegativeInfinity);                             // every token banned
+            var (argMax, logProb) = CpuKernels.ArgMaxLogProbs(x);
+            var want = x.argmax(-1).data<long>().ToArray();
+            var wantLogProb = x.log_softmax(-1).gather(-1, x.argmax(-1).unsqueeze(-1)).squeeze(-1).data<float>().ToArray();
+            Assert.Equal(want, argMax);
+            for (int r = 0; r < 7; r++)
+            {
+                if (float.IsFinite(wantLogProb[r])) Assert.Equal(wantLogProb[r], logProb[r], tolerance: 1e-5 + 1e-6 * Math.Abs(wantLogProb[r]));
+                else Assert.False(float.IsFinite(logProb[r]), $"n={n} row {r}: {logProb[r]} where libtorch has {wantLogProb[r]}");
+            }
+        }
+        Assert.Throws<ArgumentException>(() => CpuKernels.ArgMaxLogProbs(ones(2, 3, dtype: ScalarType.BFloat16)));
+    }
+
+    [Fact]
     public void Top_k_finds_the_k_largest_of_each_row()
     {
         if (!CpuKernels.Fp32) return;

@@ -1,3 +1,4 @@
+using CaptionService.Model.Kernels;
 using static TorchSharp.torch;
 
 namespace CaptionService.Model.Generation;
@@ -138,12 +139,21 @@ public sealed class DecodingBatch(Captioner model, int capacity) : IDisposable
                 Charge(g, () => g.Process(logits.narrow(0, offset, rows)));
                 offset += rows;
             }
-            var logProbs = logits.log_softmax(-1);
             // Greedy rows read these. The arg-max of the logits, not of the log-probabilities: subtracting
             // the log-sum-exp can round two close logits to a tie.
-            var argMax = logits.argmax(-1);
-            var argMaxLogProb = logProbs.gather(-1, argMax.unsqueeze(-1)).squeeze(-1);
-            shared = new SharedStep(logProbs, argMax.cpu().data<long>().ToArray(), argMaxLogProb.cpu().data<float>().ToArray(), 0);
+            if (model.DecodingOnCpuKernels && logits.device_type == TorchSharp.DeviceType.CPU)
+            {
+                // One pass over the logits; beams and samples make their own rows' log-probabilities.
+                var (argMax, logProb) = CpuKernels.ArgMaxLogProbs(logits);
+                shared = new SharedStep(logits, null, argMax, logProb, 0);
+            }
+            else
+            {
+                var logProbs = logits.log_softmax(-1);
+                var argMax = logits.argmax(-1);
+                var argMaxLogProb = logProbs.gather(-1, argMax.unsqueeze(-1)).squeeze(-1);
+                shared = new SharedStep(logits, logProbs, argMax.cpu().data<long>().ToArray(), argMaxLogProb.cpu().data<float>().ToArray(), 0);
+            }
         }
         catch (Exception e)
         {

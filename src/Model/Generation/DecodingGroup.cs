@@ -95,11 +95,14 @@ public abstract class DecodingGroup : IDisposable
 }
 
 /// <summary>What a batch step computes once for all rows, read by each group for its own rows.</summary>
+/// <param name="Logits">[R, V] float32, the whole batch's (processed by each group)</param>
+/// <param name="LogProbs">[R, V] their log-softmax when the step made it for every row, else null: each group that
+/// reads them (beams, sampling) makes its own rows'</param>
 /// <param name="Offset">the first row of the group being advanced</param>
-internal sealed record SharedStep(Tensor LogProbs, long[] ArgMax, float[] ArgMaxLogProb, int Offset)
+internal sealed record SharedStep(Tensor Logits, Tensor? LogProbs, long[] ArgMax, float[] ArgMaxLogProb, int Offset)
 {
     /// <summary>[Rows, V] log-probabilities of the group's rows.</summary>
-    public Tensor LogProbsOf(int rows) => LogProbs.narrow(0, Offset, rows);
+    public Tensor LogProbsOf(int rows) => LogProbs?.narrow(0, Offset, rows) ?? Logits.narrow(0, Offset, rows).log_softmax(-1);
 }
 
 /// <summary>Greedy decoding or sampling (temperature, top-k, top-p) of one caption: one row.</summary>

@@ -896,6 +896,91 @@ void ck_top_k(int m, int n, int k, const float *x, long ldx, int64_t *out, int t
     run(top_k_part, &t, threads_for((double)m * n, threads));
 }
 
+/* ---------- each row's arg-max and log-sum-exp (the next token of greedy rows, and its score) ---------- */
+
+typedef struct
+{
+    int m, n;
+    const float *x;
+    long ldx;
+    int64_t *argmax;
+    float *max;
+    double *sum;
+} row_stats_task;
+
+AVX512 static void row_stats_part(void *arg)
+{
+    const row_stats_task *t = (const row_stats_task *)arg;
+    long r0, r1;
+    share(t->m, &r0, &r1);
+    const __m512 minus_inf = _mm512_set1_ps(-__builtin_inff());
+    for (long r = r0; r < r1; r++)
+    {
+        const float *x = t->x + r * t->ldx;
+        int n = t->n;
+        /* Per lane: the largest value and the first column holding it; a NaN anywhere wins, as in torch.argmax. */
+        __m512 best = minus_inf;
+        __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        __mmask16 nan = 0;
+        long first_nan = -1;
+        for (int i0 = 0; i0 < n; i0 += 16)
+        {
+            __mmask16 in = cols_mask(n - i0);
+            __m512 v = _mm512_mask_loadu_ps(minus_inf, in, x + i0);
+            nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            if (nan)
+            {
+                first_nan = i0 + __builtin_ctz(nan);
+                break;
+            }
+            __mmask16 above = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, above, v);
+            at = _mm512_mask_mov_epi32(at, above, _mm512_add_epi32(_mm512_set1_epi32(i0), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+        }
+        if (first_nan >= 0)
+        {
+            t->argmax[r] = first_nan;
+            t->max[r] = x[first_nan];
+            t->sum[r] = __builtin_nan("");
+            continue;
+        }
+        float mx = _mm512_reduce_max_ps(best);
+        __mmask16 winners = _mm512_cmp_ps_mask(best, _mm512_set1_ps(mx), _CMP_EQ_OQ);
+        int index = _mm512_mask_reduce_min_epi32(winners, at);
+        t->argmax[r] = index;
+        t->max[r] = mx;
+        if (!(mx > -__builtin_inff() && mx < __builtin_inff()))
+        {
+            t->sum[r] = __builtin_nan(""); /* all -inf (every token banned) or +inf: no finite log-probabilities */
+            continue;
+        }
+        /* sum of exp(x - max), in double across chunks (each chunk's 16 lanes in fp32, as libtorch's vectorized sum). */
+        __m512 m = _mm512_set1_ps(mx);
+        double total = 0;
+        for (int i0 = 0; i0 < n; i0 += 256)
+        {
+            __m512 acc = _mm512_setzero_ps();
+            for (int i = i0; i < i0 + 256 && i < n; i += 16)
+            {
+                __mmask16 in = cols_mask(n - i);
+                __m512 e = exp512(_mm512_sub_ps(_mm512_mask_loadu_ps(minus_inf, in, x + i), m));
+                acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(in, e));
+            }
+            total += _mm512_reduce_add_ps(acc);
+        }
+        t->sum[r] = total;
+    }
+}
+
+/* For each row of x [m, n] fp32: the first column of its largest value (a NaN's, when it has one: as torch.argmax),
+   that value, and the sum of exp(x - max) over the row (NaN when the max is NaN or infinite). The row's log-sum-exp
+   is max + log(sum), and the arg-max's log-probability -log(sum). */
+void ck_row_stats(int m, int n, const float *x, long ldx, int64_t *argmax, float *max, double *sum, int threads)
+{
+    row_stats_task t = {m, n, x, ldx, argmax, max, sum};
+    run(row_stats_part, &t, threads_for((double)m * n * 8, threads));
+}
+
 /* ---------- the CPU's arithmetic peak ---------- */
 
 typedef struct
