@@ -121,7 +121,7 @@ public sealed class Captioner : NamedModule
     /// Decoding steps from now on run on the <see cref="Kernels.CpuKernels"/> where they can: every
     /// linear layer of the decoder and the LM head are packed once (a copy beside the weights: about
     /// the decoder's linear layers again: about 550 MB in fp32 at full size), and each step's linear layers
-    /// (GELU included), attention and the head's top-k run on the kernels, the norms on libtorch. With bf16
+    /// (their LayerNorms and GELU included), attention and the head's top-k run on the kernels. With bf16
     /// linear layers (mixed precision) the encoder's and the cross-attention's keys and values are packed too
     /// (about 200 MB at full size): the ViT's blocks run on the kernels (LayerNorm, linear layer, GELU and
     /// residual add fused; attention straight from the fused projection), and so do the keys and values of

@@ -56,6 +56,21 @@ public class CpuKernelsTests
                 var want = F.gelu(exact, approximate: TorchSharp.Modules.GELU.Approximate.tanh);
                 Assert.True(MaxError(gelu, want) <= 2 * tolerance + 1e-6, $"{what}: gelu, error {MaxError(gelu, want)}");
 
+                // The LayerNorm before the layer, fused in (fp32 statistics; in bf16 its output's rounding can flip
+                // now and then: a bf16 step of the normed value times a weight).
+                using var norm = nn.LayerNorm(k, eps: 1e-5);
+                using (no_grad())
+                {
+                    norm.weight!.copy_(Random(g, k));
+                    norm.bias!.copy_(Random(g, k));
+                }
+                var normed = F.layer_norm(x.mul(3).add(1), [k], norm.weight, norm.bias, 1e-5);
+                var wantNormed = F.linear(normed.to(dtype).to(ScalarType.Float32), weight.to(ScalarType.Float32), bias.to(ScalarType.Float32));
+                double flip = dtype == ScalarType.BFloat16 ? 2 * normed.abs().max().item<float>() / 128 * weight.to(ScalarType.Float32).abs().max().item<float>() : 0;
+                double normTolerance = 1e-4 * wantNormed.abs().max().item<float>() + flip;
+                Assert.True(MaxError(packed.Forward(x.mul(3).add(1), norm), wantNormed) <= normTolerance, $"{what}: norm");
+                Assert.True(MaxError(packed.ForwardGelu(x.mul(3).add(1), norm), F.gelu(wantNormed, approximate: TorchSharp.Modules.GELU.Approximate.tanh)) <= 2 * normTolerance + 1e-6, $"{what}: norm and gelu");
+
                 // A view of wider rows is read at its stride.
                 var wide = Random(g, m, k + 5);
                 var view = wide.narrow(1, 2, k);

@@ -57,10 +57,10 @@ public static unsafe class CpuKernels
         public readonly delegate* unmanaged<int, int, long> PackedBf16Size = (delegate* unmanaged<int, int, long>)NativeLibrary.GetExport(handle, "ck_packed_bf16_size");
         public readonly delegate* unmanaged<void*, int, int, void*, void> PackF32 = (delegate* unmanaged<void*, int, int, void*, void>)NativeLibrary.GetExport(handle, "ck_pack_f32");
         public readonly delegate* unmanaged<void*, int, int, int, void*, void> PackBf16 = (delegate* unmanaged<void*, int, int, int, void*, void>)NativeLibrary.GetExport(handle, "ck_pack_bf16");
-        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, void> LinearF32 =
-            (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, void>)NativeLibrary.GetExport(handle, "ck_linear_f32");
-        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int> LinearBf16 =
-            (delegate* unmanaged<int, int, int, void*, long, void*, void*, void*, long, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_bf16");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, float, void*, void*, void*, long, int, int, int> LinearF32 =
+            (delegate* unmanaged<int, int, int, void*, long, void*, void*, float, void*, void*, void*, long, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_f32");
+        public readonly delegate* unmanaged<int, int, int, void*, long, void*, void*, float, void*, void*, void*, long, int, int, int> LinearBf16 =
+            (delegate* unmanaged<int, int, int, void*, long, void*, void*, float, void*, void*, void*, long, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_bf16");
         public readonly delegate* unmanaged<int, int, int, void*, long, int, void*, void*, float, void*, void*, void*, long, void*, long, int, int, int, int> LinearRowsBf16 =
             (delegate* unmanaged<int, int, int, void*, long, int, void*, void*, float, void*, void*, void*, long, void*, long, int, int, int, int>)NativeLibrary.GetExport(handle, "ck_linear_rows_bf16");
         public readonly delegate* unmanaged<int, int, int, int, void*, long, void*, long, float, int, int> VitAttention =
@@ -157,22 +157,19 @@ public static unsafe class CpuKernels
         GeluErf = 3,
     }
 
-    /// <summary>y = x Wᵀ + bias, y += x Wᵀ + bias, or y = gelu_tanh(x Wᵀ + bias) with a packed W.
-    /// x [m, k] fp32 rows (stride(1) = 1), y [m, n] fp32 rows.</summary>
-    internal static void Linear(Tensor x, Tensor packed, int n, int k, Tensor? bias, Tensor y, LinearMode mode)
+    /// <summary>y = LN(x) Wᵀ + bias, y += LN(x) Wᵀ + bias, or y = gelu_tanh(LN(x) Wᵀ + bias) with a packed W, the
+    /// LayerNorm only when <paramref name="norm"/> is given. x [m, k] fp32 rows (stride(1) = 1), y [m, n] fp32 rows.</summary>
+    internal static void Linear(Tensor x, (Tensor Weight, Tensor Bias, double Eps)? norm, Tensor packed, int n, int k, Tensor? bias, Tensor y, LinearMode mode)
     {
         int m = (int)x.shape[0];
         int threads = get_num_threads();
         void* b = bias is null ? null : Data(bias);
-        if (packed.dtype == ScalarType.Int16)
-        {
-            if (Lib.LinearBf16(m, n, k, Data(x), x.stride(0), Data(packed), b, Data(y), y.stride(0), (int)mode, threads) != 0)
-                throw new OutOfMemoryException($"CPU kernels: no memory for a [{m}, {k}] bf16 copy of a linear layer's input");
-        }
-        else
-        {
-            Lib.LinearF32(m, n, k, Data(x), x.stride(0), Data(packed), b, Data(y), y.stride(0), (int)mode, threads);
-        }
+        void* lnW = norm is { } ln ? Data(ln.Weight) : null, lnB = norm is { } ln2 ? Data(ln2.Bias) : null;
+        float eps = (float)(norm?.Eps ?? 0);
+        int rc = packed.dtype == ScalarType.Int16
+            ? Lib.LinearBf16(m, n, k, Data(x), x.stride(0), lnW, lnB, eps, Data(packed), b, Data(y), y.stride(0), (int)mode, threads)
+            : Lib.LinearF32(m, n, k, Data(x), x.stride(0), lnW, lnB, eps, Data(packed), b, Data(y), y.stride(0), (int)mode, threads);
+        if (rc != 0) throw new OutOfMemoryException($"CPU kernels: no memory for a [{m}, {k}] copy of a linear layer's input");
     }
 
     /// <summary>

@@ -39,18 +39,28 @@ public sealed class PackedLinear : IDisposable
 
     public static PackedLinear Of(Linear layer) => new(layer.weight!, layer.bias);
 
-    /// <summary>x Wᵀ + b: [M, K] fp32 -> [M, N] fp32.</summary>
-    public Tensor Forward(Tensor x) => Forward(x, CpuKernels.LinearMode.Store);
+    /// <summary>x Wᵀ + b, or LN(x) Wᵀ + b with <paramref name="norm"/> (a LayerNorm over K, fused in): [M, K] fp32 -> [M, N] fp32.</summary>
+    public Tensor Forward(Tensor x, LayerNorm? norm = null) => Forward(x, norm, CpuKernels.LinearMode.Store);
 
-    /// <summary>GPT-2's GELU (tanh approximation) of x Wᵀ + b, in one pass: [M, K] fp32 -> [M, N] fp32.</summary>
-    public Tensor ForwardGelu(Tensor x) => Forward(x, CpuKernels.LinearMode.GeluTanh);
+    /// <summary>GPT-2's GELU (tanh approximation) of x Wᵀ + b (or of LN(x) Wᵀ + b), in one pass: [M, K] fp32 -> [M, N] fp32.</summary>
+    public Tensor ForwardGelu(Tensor x, LayerNorm? norm = null) => Forward(x, norm, CpuKernels.LinearMode.GeluTanh);
 
-    private Tensor Forward(Tensor x, CpuKernels.LinearMode mode)
+    private Tensor Forward(Tensor x, LayerNorm? norm, CpuKernels.LinearMode mode)
     {
         x = CheckedRows(x);
         var y = empty(x.shape[0], Outputs, dtype: ScalarType.Float32);
-        CpuKernels.Linear(x, packed, Outputs, Inputs, bias, y, mode);
+        CpuKernels.Linear(x, Norm(norm), packed, Outputs, Inputs, bias, y, mode);
         return y;
+    }
+
+    /// <summary>A LayerNorm over the inputs as the kernels take it, checked.</summary>
+    private (Tensor, Tensor, double)? Norm(LayerNorm? norm)
+    {
+        if (norm is null) return null;
+        if (norm.weight is not { } w || norm.bias is not { } b || w.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || w.numel() != Inputs
+            || b.numel() != Inputs || !w.is_contiguous() || !b.is_contiguous() || w.device_type != TorchSharp.DeviceType.CPU)
+            throw new ArgumentException($"norm: expected a float32 LayerNorm over {Inputs} on the CPU, with weight and bias, got weight {norm.weight?.dtype} [{string.Join(", ", norm.weight?.shape ?? [])}]");
+        return (w, b, norm.eps);
     }
 
     /// <summary>residual += x Wᵀ + b, in place: x [M, K], residual [M, N], both fp32.</summary>
@@ -59,7 +69,7 @@ public sealed class PackedLinear : IDisposable
         x = CheckedRows(x);
         if (residual.dtype != ScalarType.Float32 || residual.dim() != 2 || residual.shape[0] != x.shape[0] || residual.shape[1] != Outputs || residual.stride(1) != 1)
             throw new ArgumentException($"residual: expected [{x.shape[0]}, {Outputs}] float32 rows, got [{string.Join(", ", residual.shape)}] {residual.dtype}");
-        CpuKernels.Linear(x, packed, Outputs, Inputs, bias, residual, CpuKernels.LinearMode.Accumulate);
+        CpuKernels.Linear(x, null, packed, Outputs, Inputs, bias, residual, CpuKernels.LinearMode.Accumulate);
     }
 
     /// <summary>
@@ -82,10 +92,7 @@ public sealed class PackedLinear : IDisposable
         if (residual is not null) CheckRows(residual, "residual", m, ScalarType.Float32);
         var y = into ?? empty(m, Outputs, dtype: residual is null ? ScalarType.BFloat16 : ScalarType.Float32);
         if (into is not null) CheckRows(into, "into", m, into.dtype == ScalarType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32);
-        (Tensor, Tensor, double)? ln = norm is null ? null : (norm.weight!, norm.bias!, norm.eps);
-        if (norm is not null && (norm.weight!.dtype != ScalarType.Float32 || norm.bias!.dtype != ScalarType.Float32 || norm.weight.numel() != Inputs))
-            throw new ArgumentException($"norm: expected a float32 LayerNorm over {Inputs}, got weight {norm.weight.dtype} [{string.Join(", ", norm.weight.shape)}]");
-        CpuKernels.LinearRows(x, ln, packed, Outputs, Inputs, bias, residual, y, geluErf ? CpuKernels.LinearMode.GeluErf : CpuKernels.LinearMode.Store);
+        CpuKernels.LinearRows(x, Norm(norm), packed, Outputs, Inputs, bias, residual, y, geluErf ? CpuKernels.LinearMode.GeluErf : CpuKernels.LinearMode.Store);
         return y;
     }
 

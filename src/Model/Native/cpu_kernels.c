@@ -309,12 +309,52 @@ AVX512BF16 static void linear_bf16_part(void *arg)
     }
 }
 
-/* y[m, n] = x[m, k] W^T + bias (mode STORE), y += ... (ACCUMULATE) or y = gelu_tanh(...) (GELU_TANH);
-   W packed by ck_pack_f32; bias may be null. */
-void ck_linear_f32(int m, int n, int k, const float *x, long ldx, const float *packed, const float *bias, float *y, long ldy, int mode, int threads)
+/* LayerNorm of one fp32 row, statistics in fp32 as torch's: out = (x - mean) / sqrt(var + eps) * w + b. */
+AVX512 static void layer_norm_row(const float *xr, int k, const float *w, const float *b, float eps, float *out)
 {
+    __m512 s = _mm512_setzero_ps();
+    for (int kk = 0; kk < k; kk += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(cols_mask(k - kk), xr + kk));
+    __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / k), v = _mm512_setzero_ps();
+    for (int kk = 0; kk < k; kk += 16)
+    {
+        __mmask16 mask = cols_mask(k - kk);
+        __m512 d = _mm512_maskz_sub_ps(mask, _mm512_maskz_loadu_ps(mask, xr + kk), mean);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(_mm512_reduce_add_ps(v) / k + eps))));
+    for (int kk = 0; kk < k; kk += 16)
+    {
+        __mmask16 mask = cols_mask(k - kk);
+        __m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, xr + kk), mean), inv);
+        _mm512_mask_storeu_ps(out + kk, mask, _mm512_fmadd_ps(y, _mm512_maskz_loadu_ps(mask, w + kk), _mm512_maskz_loadu_ps(mask, b + kk)));
+    }
+}
+
+/* The rows of x LayerNorm'd into out [m, k]. */
+static void layer_norm_rows(int m, int k, const float *x, long ldx, const float *w, const float *b, float eps, float *out)
+{
+    for (int r = 0; r < m; r++) layer_norm_row(x + (long)r * ldx, k, w, b, eps, out + (long)r * k);
+}
+
+static uint32_t *scratch_for(long words);
+
+/* y[m, n] = LN(x)[m, k] W^T + bias (mode STORE), y += ... (ACCUMULATE) or y = gelu_tanh(...) (GELU_TANH);
+   the LayerNorm (weight ln_w, bias ln_b, ln_eps) only when ln_w is given; W packed by ck_pack_f32; bias may be
+   null. Returns 0, or -1 when out of memory for the normalized rows. */
+int ck_linear_f32(int m, int n, int k, const float *x, long ldx, const float *ln_w, const float *ln_b, float ln_eps,
+                  const float *packed, const float *bias, float *y, long ldy, int mode, int threads)
+{
+    if (ln_w)
+    {
+        float *normed = (float *)scratch_for((long)m * k);
+        if (!normed) return -1;
+        layer_norm_rows(m, k, x, ldx, ln_w, ln_b, ln_eps, normed);
+        x = normed;
+        ldx = k;
+    }
     linear_task t = {m, n, k, x, ldx, packed, bias, y, ldy, mode};
     run(linear_f32_part, &t, threads_for((double)m * n * k, threads));
+    return 0;
 }
 
 /* The rows of x as bf16 pairs (round to nearest even, as torch converts), zero-padded to an even k. */
@@ -350,13 +390,21 @@ static uint32_t *scratch_for(long words)
     return scratch;
 }
 
-/* As ck_linear_f32 with bf16(x[m, k]) and W packed by ck_pack_bf16; fp32 accumulation and output.
+/* As ck_linear_f32 with bf16(LN(x)[m, k]) and W packed by ck_pack_bf16; fp32 accumulation and output.
    Returns 0, or -1 when out of memory. */
-int ck_linear_bf16(int m, int n, int k, const float *x, long ldx, const uint16_t *packed, const float *bias, float *y, long ldy, int mode, int threads)
+int ck_linear_bf16(int m, int n, int k, const float *x, long ldx, const float *ln_w, const float *ln_b, float ln_eps,
+                   const uint16_t *packed, const float *bias, float *y, long ldy, int mode, int threads)
 {
     long k2 = (k + 1) / 2;
-    uint32_t *x2 = scratch_for(m * k2);
+    uint32_t *x2 = scratch_for(m * k2 + (ln_w ? (long)m * k : 0));
     if (!x2) return -1;
+    if (ln_w)
+    {
+        float *normed = (float *)(x2 + m * k2);
+        layer_norm_rows(m, k, x, ldx, ln_w, ln_b, ln_eps, normed);
+        x = normed;
+        ldx = k;
+    }
     rows_to_bf16_pairs(m, k, x, ldx, x2);
     linear_task t = {m, n, k, x2, k2, packed, bias, y, ldy, mode};
     run(linear_bf16_part, &t, threads_for((double)m * n * k, threads));
@@ -420,33 +468,13 @@ AVX512BF16 static void panel_row(const rows_task *t, long row, uint16_t *o)
         return;
     }
     const float *xr = (const float *)t->x + row * t->ldx;
-    __m512 mean = _mm512_setzero_ps(), inv = _mm512_set1_ps(1.0f);
+    float normed[t->ln_w ? k : 1];
     if (t->ln_w)
     {
-        __m512 s = _mm512_setzero_ps();
-        for (int kk = 0; kk < k; kk += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(cols_mask(k - kk), xr + kk));
-        mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / k);
-        __m512 v = _mm512_setzero_ps();
-        for (int kk = 0; kk < k; kk += 16)
-        {
-            __mmask16 mask = cols_mask(k - kk);
-            __m512 d = _mm512_maskz_sub_ps(mask, _mm512_maskz_loadu_ps(mask, xr + kk), mean);
-            v = _mm512_fmadd_ps(d, d, v);
-        }
-        inv = _mm512_set1_ps(1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(_mm512_reduce_add_ps(v) / k + t->ln_eps))));
+        layer_norm_row(xr, k, t->ln_w, t->ln_b, t->ln_eps, normed);
+        xr = normed;
     }
-    for (int kk = 0; kk < k; kk += 16)
-    {
-        __mmask16 mask = cols_mask(k - kk);
-        __m512 v = _mm512_maskz_loadu_ps(mask, xr + kk);
-        if (t->ln_w)
-        {
-            v = _mm512_mul_ps(_mm512_sub_ps(v, mean), inv);
-            v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask, t->ln_w + kk), _mm512_maskz_loadu_ps(mask, t->ln_b + kk));
-        }
-        _mm256_mask_storeu_epi16(o + kk, mask, (__m256i)_mm512_cvtneps_pbh(v));
-    }
-    if (k & 1) o[k] = 0;
+    rows_to_bf16_pairs(1, k, xr, k, (uint32_t *)o);
 }
 
 /* acc + bias, through GELU, + res, stored as fp32 or bf16, for `cols` (<= 64) columns of one row. */

@@ -68,19 +68,19 @@ public sealed class DecoderBlock : NamedModule
 
     /// <summary>
     /// One cached decoding step on the CPU kernels, the same math as <see cref="forward"/> with one new
-    /// position per sequence: the norms are libtorch's; the linear layers (GELU in the first MLP layer's
-    /// kernel) and both attentions the kernels'; each sub-layer's output is added into
+    /// position per sequence: the linear layers (each sub-layer's LayerNorm before and GELU in the first MLP
+    /// layer, fused in) and both attentions run on the kernels; each sub-layer's output is added into
     /// <paramref name="x"/> in place.
     /// </summary>
     /// <param name="x">[B, C] float32, the residual stream</param>
     internal void Step(Tensor x, KvCache cache, int layer)
     {
         var k = kernels!;
-        var y = cache.AttendSelf(layer, k.Attn.Forward(ln_1.forward(x)));                    // [B, C]
+        var y = cache.AttendSelf(layer, k.Attn.Forward(x, ln_1));                              // [B, C]
         k.AttnProj.AddTo(x, y);
-        y = cache.AttendCross(layer, k.Query.Forward(ln_cross_attn.forward(x)));             // [B, C]
+        y = cache.AttendCross(layer, k.Query.Forward(x, ln_cross_attn));                       // [B, C]
         k.CrossProj.AddTo(x, y);
-        k.MlpProj.AddTo(x, k.Fc.ForwardGelu(ln_2.forward(x)));                                // GELU in the kernel
+        k.MlpProj.AddTo(x, k.Fc.ForwardGelu(x, ln_2));                                          // LayerNorm and GELU in the kernel
     }
 
     protected override void Dispose(bool disposing)
