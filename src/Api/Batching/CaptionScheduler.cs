@@ -31,8 +31,7 @@ public sealed class CaptionScheduler : IDisposable
     private volatile int activeRows;
     private long liveTensors;
     private long stepsSinceTrim;   // scheduler thread only
-    private Staged? staged;        // newcomers part-way through the encoder (scheduler thread only)
-    private volatile int stagedJobs;
+    private volatile Staged? staged; // newcomers part-way through the encoder (changed by the scheduler thread only)
 
     /// <summary>Jobs being encoded a few blocks per step, since <paramref name="Started"/>, with the batch's rows then.</summary>
     private sealed record Staged(Admission Admission, List<CaptionJob> Jobs, DateTimeOffset Started, int RowsBefore)
@@ -68,7 +67,7 @@ public sealed class CaptionScheduler : IDisposable
     public int ActiveSequences => activeRows;
 
     /// <summary>Requests whose images are part-way through the encoder, about to join the batch.</summary>
-    public int StagedRequests => stagedJobs;
+    public int StagedRequests => staged?.Jobs.Count ?? 0;
 
     /// <summary>Tensors made by the scheduler's thread and not yet freed, as of its last step: the KV
     /// cache and the batch's tokens while it runs, 0 when idle (a leak shows as growth).</summary>
@@ -141,7 +140,6 @@ public sealed class CaptionScheduler : IDisposable
                     running.Clear();
                     staged?.Admission.Dispose();
                     staged = null;
-                    stagedJobs = 0;
                     batch.Dispose();
                     batch = new DecodingBatch(m.Pipeline.Model, MaxTokens);
                     activeRows = 0;
@@ -160,7 +158,6 @@ public sealed class CaptionScheduler : IDisposable
             running.Clear();
             staged?.Admission.Dispose();
             staged = null;
-            stagedJobs = 0;
             batch.Dispose();
             activeRows = 0;
             stopped.TrySetResult();
@@ -243,7 +240,6 @@ public sealed class CaptionScheduler : IDisposable
         {
             staged = new Staged(model!.Pipeline.BeginAdmit(batch, jobs.Select(j => j.Image), jobs.Select(j => j.Group!).ToList()),
                 jobs, started, batch.Rows);
-            stagedJobs = jobs.Count;
         }
         catch (Exception)
         {
@@ -269,13 +265,11 @@ public sealed class CaptionScheduler : IDisposable
         catch (Exception)
         {
             staged = null;
-            stagedJobs = 0;
             now.Admission.Dispose();
             AdmitTogether(batch, now.Jobs);
             return;
         }
         staged = null;
-        stagedJobs = 0;
         now.Admission.Dispose();
         Joined(now.Jobs, now.Started, now.RowsBefore, now.Slices, batch);
         activeRows = batch.Rows;
@@ -349,7 +343,6 @@ public sealed class CaptionScheduler : IDisposable
             now.Admission.Keep([.. Enumerable.Range(0, now.Jobs.Count).Where(i => !gone.Contains(now.Jobs[i]))]);
         }
         now.Jobs.RemoveAll(gone.Contains);
-        stagedJobs = staged?.Jobs.Count ?? 0;
         foreach (var job in gone)
         {
             job.Group!.Dispose();

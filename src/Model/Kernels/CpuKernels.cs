@@ -67,8 +67,8 @@ public static unsafe class CpuKernels
             (delegate* unmanaged<int, int, int, int, void*, long, void*, long, float, int, int>)NativeLibrary.GetExport(handle, "ck_vit_attention");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void> Attend =
             (delegate* unmanaged<int, int, int, void*, long, void*, long, void*, void*, long, long, int, int*, int, float, void*, long, int, void>)NativeLibrary.GetExport(handle, "ck_attend");
-        public readonly delegate* unmanaged<int, int, void*, long, long*, float*, double*, int, void> RowStats =
-            (delegate* unmanaged<int, int, void*, long, long*, float*, double*, int, void>)NativeLibrary.GetExport(handle, "ck_row_stats");
+        public readonly delegate* unmanaged<int, int, void*, long, long*, double*, int, void> RowStats =
+            (delegate* unmanaged<int, int, void*, long, long*, double*, int, void>)NativeLibrary.GetExport(handle, "ck_row_stats");
         public readonly delegate* unmanaged<int, long, int, double> PeakFlops =
             (delegate* unmanaged<int, long, int, double>)NativeLibrary.GetExport(handle, "ck_peak_flops");
         public readonly delegate* unmanaged<int, int, int, void*, long, void*, int, void> TopK =
@@ -259,11 +259,10 @@ public static unsafe class CpuKernels
         var (m, n) = ((int)x.shape[0], (int)x.shape[1]);
         if (x.dtype != ScalarType.Float32 || x.dim() != 2 || x.stride(1) != 1 || x.device_type != TorchSharp.DeviceType.CPU || n < 1)
             throw new ArgumentException($"CPU kernels: arg-max of [{string.Join(", ", x.shape)}] {x.dtype} rows");
-        var (argMax, max, sum) = (new long[m], new float[m], new double[m]);
+        var (argMax, sum) = (new long[m], new double[m]);
         fixed (long* a = argMax)
-        fixed (float* mx = max)
         fixed (double* s = sum)
-            Lib.RowStats(m, n, Data(x), x.stride(0), a, mx, s, get_num_threads());
+            Lib.RowStats(m, n, Data(x), x.stride(0), a, s, get_num_threads());
         return (argMax, sum.Select(v => (float)-Math.Log(v)).ToArray());
     }
 

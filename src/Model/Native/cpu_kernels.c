@@ -932,7 +932,6 @@ typedef struct
     const float *x;
     long ldx;
     int64_t *argmax;
-    float *max;
     double *sum;
 } row_stats_task;
 
@@ -968,7 +967,6 @@ AVX512 static void row_stats_part(void *arg)
         if (first_nan >= 0)
         {
             t->argmax[r] = first_nan;
-            t->max[r] = x[first_nan];
             t->sum[r] = __builtin_nan("");
             continue;
         }
@@ -976,7 +974,6 @@ AVX512 static void row_stats_part(void *arg)
         __mmask16 winners = _mm512_cmp_ps_mask(best, _mm512_set1_ps(mx), _CMP_EQ_OQ);
         int index = _mm512_mask_reduce_min_epi32(winners, at);
         t->argmax[r] = index;
-        t->max[r] = mx;
         if (!(mx > -__builtin_inff() && mx < __builtin_inff()))
         {
             t->sum[r] = __builtin_nan(""); /* all -inf (every token banned) or +inf: no finite log-probabilities */
@@ -1000,12 +997,12 @@ AVX512 static void row_stats_part(void *arg)
     }
 }
 
-/* For each row of x [m, n] fp32: the first column of its largest value (a NaN's, when it has one: as torch.argmax),
-   that value, and the sum of exp(x - max) over the row (NaN when the max is NaN or infinite). The row's log-sum-exp
-   is max + log(sum), and the arg-max's log-probability -log(sum). */
-void ck_row_stats(int m, int n, const float *x, long ldx, int64_t *argmax, float *max, double *sum, int threads)
+/* For each row of x [m, n] fp32: the first column of its largest value (a NaN's, when it has one: as torch.argmax)
+   and the sum of exp(x - max) over the row (NaN when the max is NaN or infinite): the arg-max's log-probability is
+   -log(sum). */
+void ck_row_stats(int m, int n, const float *x, long ldx, int64_t *argmax, double *sum, int threads)
 {
-    row_stats_task t = {m, n, x, ldx, argmax, max, sum};
+    row_stats_task t = {m, n, x, ldx, argmax, sum};
     run(row_stats_part, &t, threads_for((double)m * n * 8, threads));
 }
 
