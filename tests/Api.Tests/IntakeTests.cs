@@ -24,17 +24,21 @@ public class IntakeTests
         var gate = host.Factory.Services.GetRequiredService<DecodeGate>();
         var bomb = Bomb(side);
         Assert.True(bomb.Length < 100_000, $"{bomb.Length} bytes");
+        Task<HttpResponseMessage[]> Burst() =>
+            Task.WhenAll(Enumerable.Range(0, bombs).Select(_ => client.PostAsync("/captions", Http.Form(bomb, ("max_tokens", "2")))));
 
-        var burst = Enumerable.Range(0, bombs).Select(_ => client.PostAsync("/captions", Http.Form(bomb, ("max_tokens", "2")))).ToList();
-        var good = client.PostAsync("/captions", Http.Form(Images.Png(40, 30), ("max_tokens", "5")));
-        var answers = await Task.WhenAll(burst);
-
-        Assert.Equal(HttpStatusCode.OK, (await good).StatusCode);
-        var statuses = answers.Select(a => a.StatusCode).ToList();
-        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, s.ToString()));
-        Assert.Contains(HttpStatusCode.OK, statuses);
-        var busy = answers.Where(a => a.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
-        Assert.NotEmpty(busy);
+        // While a large decode holds the only shared place (as a slow one would), every bomb of a burst
+        // waits its 100 ms and gets 503, whatever this machine's speed; an ordinary photo still goes
+        // through on the place kept for small images.
+        var busy = new List<HttpResponseMessage>();
+        using (var hog = await gate.EnterAsync(40L << 20, 10_000_000, default))
+        {
+            Assert.NotNull(hog);
+            var burst = Burst();
+            var good = client.PostAsync("/captions", Http.Form(Images.Png(40, 30), ("max_tokens", "5")));
+            Assert.Equal(HttpStatusCode.OK, (await good).StatusCode);
+            busy.AddRange(await burst);
+        }
         foreach (var refused in busy)
         {
             var problem = await Http.AssertProblem(refused, HttpStatusCode.ServiceUnavailable, "decode");
@@ -42,11 +46,20 @@ public class IntakeTests
             Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
         }
 
+        // With the place free, a burst is decoded one at a time within the budget: the first is answered,
+        // and each of the rest is answered or, if its wait ran out, refused with 503 (how many depends on
+        // how fast this machine decodes).
+        var answers = await Burst();
+        var statuses = answers.Select(a => a.StatusCode).ToList();
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, s.ToString()));
+        Assert.Contains(HttpStatusCode.OK, statuses);
+        busy.AddRange(answers.Where(a => a.StatusCode == HttpStatusCode.ServiceUnavailable));
+
         // Never more decodes at once than the pool has places (one, and the one kept for small images),
         // never more memory than the budget, and nothing held once the burst is over.
         var (peakRunning, peakBytes) = gate.Peak;
         Assert.InRange(peakRunning, 1, gate.Places + 1);
-        Assert.InRange(peakBytes, (long)side * side * 5, gate.BudgetBytes);
+        Assert.InRange(peakBytes, (40L << 20) + 1, gate.BudgetBytes);
         Assert.Equal(0, gate.Running);
         Assert.Equal(0, gate.ReservedBytes);
         Assert.Equal(busy.Count, host.Count("captioner.requests", "outcome", "decode-busy"));
