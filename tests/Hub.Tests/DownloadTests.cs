@@ -237,9 +237,10 @@ public class DownloadTests
         var first = bed.ResolveAsync($"hf:{Repo}");
         await hold.Reached.WaitAsync(TimeSpan.FromSeconds(30)); // the first holds the blob's lock, a quarter through
         var second = bed.ResolveAsync($"hf:{Repo}", progress: waiting); // another ModelSource: its own lock handle, like another process
-        await Task.Delay(600);
+        // It waits for the other's lock, showing the other's .incomplete as its progress.
+        Assert.True(await waiting.WaitForAsync(r => r.OtherProcess && r.File == Weights && r.Bytes > 0, TimeSpan.FromSeconds(30)));
+        await Task.Delay(300);
         Assert.False(second.IsCompleted);
-        Assert.Contains(waiting.Reports, r => r.OtherProcess && r.File == Weights && r.Bytes > 0); // the other's .incomplete, as progress
         hold.Release();
 
         var (a, b) = (await first, await second);

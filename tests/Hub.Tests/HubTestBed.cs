@@ -65,4 +65,13 @@ public sealed class ProgressLog : IProgress<HubProgress>
     {
         lock (Reports) Reports.Add(value);
     }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) for a report that matches; false if none came.
+    /// Reports may keep coming from another thread meanwhile.</summary>
+    public async Task<bool> WaitForAsync(Func<HubProgress, bool> match, TimeSpan timeout)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(10))
+            lock (Reports) if (Reports.Any(match)) return true;
+        return false;
+    }
 }
