@@ -87,19 +87,28 @@ public sealed class Hostile(Uri service, HttpClient http, string validKey, strin
     /// <summary>Declares a 256 KB image, sends half of it and stops; waits up to 15 s for the server.</summary>
     private Task<IReadOnlyList<string>> Stalled(string address) => Raw(address, 256 * 1024, TimeSpan.FromSeconds(15));
 
+    /// <summary>Leaves at a random moment before the caption would come: a uniform share of how long
+    /// the last one that was answered took (stretched a quarter each time it left first, so that the
+    /// estimate does not stay short), so that it leaves mid-caption whether the checkpoint captions in
+    /// 20 ms or in 2 s.</summary>
     private async Task<IReadOnlyList<string>> Disconnect(string address)
     {
-        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(20 + Random.Shared.Next(200)));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(1 + Random.Shared.NextDouble() * Volatile.Read(ref beamMs)));
         try
         {
             using var response = await http.SendAsync(Caption(small, address, validKey, [("decoding", "beam"), ("num_beams", "4"), ("max_tokens", "60")]), leave.Token);
+            if (response.IsSuccessStatusCode) Volatile.Write(ref beamMs, clock.Elapsed.TotalMilliseconds);
             return [Status(response)];
         }
         catch (OperationCanceledException)
         {
+            Volatile.Write(ref beamMs, Math.Min(10_000, Volatile.Read(ref beamMs) * 1.25));
             return ["left before the answer"];
         }
     }
+
+    private double beamMs = 200;
 
     private async Task<IReadOnlyList<string>> Flood(string address)
     {
