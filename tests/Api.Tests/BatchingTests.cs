@@ -343,6 +343,9 @@ public class BatchingTests
         Assert.Contains("captioner_requests_total{", text);
         Assert.Contains("outcome=\"ok\"", text);
         Assert.Contains("captioner_queue_depth", text);
+        // .NET's own meter, for telling managed from native memory growth (the soak reads the first).
+        Assert.Contains("dotnet_gc_last_collection_memory_committed_size_bytes{", text);
+        Assert.Contains("dotnet_process_memory_working_set_bytes{", text);
         Assert.Contains("captioner_batch_size_bucket", text);
         Assert.Contains("captioner_caption_duration_seconds_bucket", text);
         Assert.Contains("captioner_tokens_generated_total", text);

@@ -33,6 +33,9 @@ public class SoakTests
         Assert.True(report.Baseline.Answered > 0 && report.Mixed.Answered > 0, $"{report.Baseline} {report.Mixed}");
         Assert.True(report.Baseline.Failed == 0 && report.Mixed.Failed == 0, string.Join("\n", report.Failures));
         Assert.Equal(0, report.LiveTensorsAtEnd);
+        // The memory at the end, the managed heap's share read from the service's own /metrics.
+        var end = Assert.Single(report.Memory, m => m.Phase == "end");
+        Assert.True(end.ResidentMiB > end.ManagedMiB && end.ManagedMiB > 0, end.ToString());
         Assert.True(report.Hostile.Count >= 8, $"only {report.Hostile.Count} hostile cases ran: {string.Join(", ", report.Hostile.Keys)}");
         foreach (var (name, answers) in report.Hostile)
         {

@@ -43,14 +43,16 @@ var goodClients = new Option<int>("--good-clients") { Description = "Good client
 var hostileClients = new Option<int>("--hostile-clients") { Description = "Hostile clients, each cycling through the cases", DefaultValueFactory = _ => 3 };
 var bombSide = new Option<int>("--bomb-side") { Description = "Side of the single-colour PNG bombs (6300: just under the default 40 MP)", DefaultValueFactory = _ => 6300 };
 var soakOutput = new Option<FileInfo?>("--out") { Description = "Markdown file whose soak section is replaced with the results" };
+var soakCases = new Option<string[]>("--cases") { Description = "Only the hostile cases whose names contain one of these words (e.g. bomb, stalls); all by default", AllowMultipleArgumentsPerToken = true };
 var soak = new Command("soak", "Good traffic from several clients with and without a stream of hostile requests, on loopback; exit code 1 when a good request failed, a hostile one got a server error or tensors were left")
 {
-    soakApi, baselineSeconds, mixedSeconds, goodClients, hostileClients, bombSide, soakOutput,
+    soakApi, baselineSeconds, mixedSeconds, goodClients, hostileClients, bombSide, soakOutput, soakCases,
 };
 soak.SetAction(async (result, cancellationToken) =>
 {
     var report = await Soak.RunAsync(new SoakOptions(result.GetValue(soakApi)!.FullName, result.GetValue(baselineSeconds), result.GetValue(mixedSeconds),
-        result.GetValue(goodClients), result.GetValue(hostileClients), BombSide: result.GetValue(bombSide), Output: result.GetValue(soakOutput)?.FullName),
+        result.GetValue(goodClients), result.GetValue(hostileClients), BombSide: result.GetValue(bombSide), Output: result.GetValue(soakOutput)?.FullName,
+        Cases: result.GetValue(soakCases)),
         line => Console.WriteLine(line), cancellationToken);
     Console.WriteLine();
     Console.WriteLine(report.Markdown);

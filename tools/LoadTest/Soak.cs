@@ -17,8 +17,13 @@ namespace CaptionService.LoadTest;
 /// <param name="GoodClients">each sends a request, waits for it and <paramref name="GoodPauseMs"/>, and again</param>
 /// <param name="HostileClients">each cycles through <see cref="Hostile.Cases"/> as fast as it is answered</param>
 /// <param name="BombSide">side of the single-colour PNG bombs (6300: 39.7 MP, just under the default 40 MP limit)</param>
+/// <param name="Cases">only the hostile cases whose names contain one of these (all when null or empty)</param>
 public sealed record SoakOptions(string ApiDll, double BaselineSeconds = 30, double MixedSeconds = 60, int GoodClients = 4, int HostileClients = 3,
-    int GoodPauseMs = 200, int BombSide = 6300, double IdleSeconds = 10, string? Output = null);
+    int GoodPauseMs = 200, int BombSide = 6300, double IdleSeconds = 10, string? Output = null, IReadOnlyList<string>? Cases = null);
+
+/// <summary>The service's memory at one moment of the run: its resident set, and what the .NET
+/// garbage collector had committed for the managed heap after its last collection.</summary>
+public sealed record MemorySample(double Seconds, string Phase, double ResidentMiB, double ManagedMiB);
 
 /// <summary>The good requests of one phase.</summary>
 public sealed record SoakPhase(string Name, double Seconds, int Answered, int Failed, double P50Ms, double P99Ms);
@@ -26,7 +31,7 @@ public sealed record SoakPhase(string Name, double Seconds, int Answered, int Fa
 public sealed record SoakReport(
     SoakPhase Baseline, SoakPhase Mixed, IReadOnlyList<string> Failures,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> Hostile,
-    double StartMiB, double AfterGoodMiB, double PeakMiB, double EndMiB, long LiveTensorsAtEnd, string Markdown)
+    double StartMiB, double AfterGoodMiB, double PeakMiB, double EndMiB, long LiveTensorsAtEnd, IReadOnlyList<MemorySample> Memory, string Markdown)
 {
     /// <summary>No good request failed, no hostile one got a 5xx other than 503, and no tensor was left behind.</summary>
     public bool Passed => Baseline.Failed == 0 && Mixed.Failed == 0 && LiveTensorsAtEnd == 0
@@ -39,7 +44,8 @@ public sealed record SoakReport(
 /// every caption is checked against the one it got alone, first by themselves and then with a
 /// stream of hostile requests (<see cref="Hostile"/>); then 10 s idle. Reports good requests
 /// answered and failed, p50/p99 in both phases, every hostile case's answers, the service's resident
-/// memory at start, peak and end, and the tensors its scheduler holds at the end.
+/// memory at start, peak and end and every 30 s (with the managed heap's share, so that growth can
+/// be told apart as managed or native), and the tensors its scheduler holds at the end.
 /// </summary>
 public static class Soak
 {
@@ -68,6 +74,9 @@ public static class Soak
         log("starting the service");
         await using var service = await ServiceProcess.StartAsync(o.ApiDll, settings, TimeSpan.FromMinutes(5));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = service.Address, Timeout = TimeSpan.FromMinutes(2) };
+        var hostile = new Hostile(service.Address, http, hostileKey, floodKey, o.BombSide);
+        var cases = hostile.Cases.Where(c => o.Cases is not { Count: > 0 } || o.Cases.Any(part => c.Name.Contains(part, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (cases.Count == 0) throw new ArgumentException($"no hostile case's name contains any of: {string.Join(", ", o.Cases!)}");
 
         // What every good request must answer: its caption alone, before anything else runs.
         var requests = GoodRequests();
@@ -83,21 +92,41 @@ public static class Soak
         double startMiB = ProcessMemory.ResidentMiB(service.Id);
         ProcessMemory.ResetPeak(service.Id);
 
+        var memory = new ConcurrentQueue<MemorySample>();
+        string phase = "good requests only";
+        using var stopSampling = new CancellationTokenSource();
+        var sampling = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30));
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stopSampling.Token)) memory.Enqueue(await Sample(Volatile.Read(ref phase)));
+            }
+            catch (OperationCanceledException) { }
+        });
+        async Task<MemorySample> Sample(string name) => new(clock.Elapsed.TotalSeconds, name, ProcessMemory.ResidentMiB(service.Id),
+            await Metric(http, keys[0], "dotnet_gc_last_collection_memory_committed_size_bytes") / (1 << 20));
+
         var failures = new ConcurrentQueue<string>();
         var hostileAnswers = new ConcurrentDictionary<(string Case, string Answer), int>();
         log($"good traffic alone, {o.BaselineSeconds:0} s");
         var baseline = await Phase("good requests only", o.BaselineSeconds, withHostile: false);
         double afterGoodMiB = ProcessMemory.ResidentMiB(service.Id);
         log($"good traffic with the hostile stream, {o.MixedSeconds:0} s");
+        Volatile.Write(ref phase, "good and hostile");
         var mixed = await Phase("good requests with the hostile stream", o.MixedSeconds, withHostile: true);
 
         log($"idle, {o.IdleSeconds:0} s");
+        Volatile.Write(ref phase, "idle");
         await Task.Delay(TimeSpan.FromSeconds(o.IdleSeconds), cancellationToken);
+        await stopSampling.CancelAsync();
+        await sampling;
+        memory.Enqueue(await Sample("end"));
         double peakMiB = ProcessMemory.PeakMiB(service.Id), endMiB = ProcessMemory.ResidentMiB(service.Id);
-        long live = await LiveTensors(http, keys[0]);
-        var hostile = hostileAnswers.GroupBy(h => h.Key.Case)
+        long live = (long)await Metric(http, keys[0], "captioner_tensors_live");
+        var answered = hostileAnswers.GroupBy(h => h.Key.Case)
             .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, int>)g.ToDictionary(x => x.Key.Answer, x => x.Value));
-        var report = new SoakReport(baseline, mixed, failures.ToList(), hostile, startMiB, afterGoodMiB, peakMiB, endMiB, live, "");
+        var report = new SoakReport(baseline, mixed, failures.ToList(), answered, startMiB, afterGoodMiB, peakMiB, endMiB, live, memory.ToList(), "");
         report = report with { Markdown = Markdown(report, o, loadBefore, clock.Elapsed) };
         if (o.Output is not null) LoadTest.ReplaceSection(o.Output, Begin, End, report.Markdown);
         return report;
@@ -138,8 +167,6 @@ public static class Soak
             });
             var attackers = !withHostile ? [] : Enumerable.Range(0, o.HostileClients).Select(async worker =>
             {
-                var hostile = new Hostile(service.Address, http, hostileKey, floodKey, o.BombSide);
-                var cases = hostile.Cases;
                 for (int i = worker * cases.Count / o.HostileClients; !stop.IsCancellationRequested; i++)
                 {
                     var (caseName, send) = cases[i % cases.Count];
@@ -202,25 +229,28 @@ public static class Soak
 
     private static string Caption(string body) => JsonDocument.Parse(body).RootElement.GetProperty("caption").GetString() ?? "";
 
-    private static async Task<long> LiveTensors(HttpClient http, string key)
+    /// <summary>One value from the service's Prometheus scrape (-1 when it has none).</summary>
+    private static async Task<double> Metric(HttpClient http, string key, string name)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         request.Headers.Add("X-Api-Key", key);
         using var response = await http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
-        var match = Regex.Match(text, @"^captioner_tensors_live(?:\{[^}]*\})? ([0-9.eE+-]+)", RegexOptions.Multiline);
-        return match.Success ? (long)double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
+        var match = Regex.Match(text, $@"^{Regex.Escape(name)}(?:\{{[^}}]*\}})? ([0-9.eE+-]+)", RegexOptions.Multiline);
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
     }
 
     private static string Markdown(SoakReport r, SoakOptions o, string loadBefore, TimeSpan took)
     {
         var s = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
+        var casesArgument = o.Cases is { Count: > 0 } ? " --cases " + string.Join(' ', o.Cases.Select(q => $"\"{q}\"")) : "";
         s.AppendLine(c, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} CPU cores in one run of {took.TotalMinutes:F1} min "
             + $"(load average before: {loadBefore}; after: {LoadTest.LoadAverage()}). `load-test soak --baseline-seconds {o.BaselineSeconds:0} "
-            + $"--mixed-seconds {o.MixedSeconds:0} --good-clients {o.GoodClients} --hostile-clients {o.HostileClients} --bomb-side {o.BombSide}`: the built-in "
+            + $"--mixed-seconds {o.MixedSeconds:0} --good-clients {o.GoodClients} --hostile-clients {o.HostileClients} --bomb-side {o.BombSide}{casesArgument}`: the built-in "
             + $"checkpoint on the CPU, default settings plus {o.GoodClients + 2} API keys, a rate limit of {RateLimitPerMinute} per key per minute, "
-            + $"an upload deadline of {UploadTimeoutSeconds} s and loopback trusted as a proxy (every client has an address of its own). Each good client sends greedy, beam or seeded-sampling "
+            + $"an upload deadline of {UploadTimeoutSeconds} s and loopback trusted as a proxy (every client has an address of its own); "
+            + $"{(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { } arenas ? $"MALLOC_ARENA_MAX={arenas}" : "MALLOC_ARENA_MAX not set")}. Each good client sends greedy, beam or seeded-sampling "
             + $"requests on 224 px PNGs and a 1 MP JPEG, pausing {o.GoodPauseMs} ms between them; each answer must be 200 with the caption the same "
             + $"request got alone before the run.");
         s.AppendLine();
@@ -239,6 +269,10 @@ public static class Soak
         s.AppendLine(c, $"Service memory (resident set): {r.StartMiB:F0} MiB at the start (after the warm-up), {r.AfterGoodMiB:F0} MiB after the good "
             + $"requests alone, {r.PeakMiB:F0} MiB at the peak, "
             + $"{r.EndMiB:F0} MiB at the end ({o.IdleSeconds:0} s after the last request). Tensors held by the scheduler at the end: {r.LiveTensorsAtEnd}.");
+        s.AppendLine();
+        s.AppendLine("| s | phase | resident MiB | managed heap committed MiB |");
+        s.AppendLine("| ---: | --- | ---: | ---: |");
+        foreach (var m in r.Memory) s.AppendLine(c, $"| {m.Seconds:F0} | {m.Phase} | {m.ResidentMiB:F0} | {m.ManagedMiB:F0} |");
         if (r.Failures.Count > 0)
         {
             s.AppendLine();
