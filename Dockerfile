@@ -49,8 +49,12 @@ LABEL org.opencontainers.image.title="CaptionService" \
 # HF_HOME: models named hf:OWNER/NAME (Captioner__Checkpoint, captioner --checkpoint) are downloaded into
 # huggingface_hub's cache on the /models volume, so they are fetched once and survive the container.
 # NVIDIA_*: what the NVIDIA Container Toolkit gives the container (ignored without it).
+# MALLOC_ARENA_MAX: two glibc malloc arenas from the first allocation on; with glibc's default (8 per
+# core) a stream of large uploads left more and more arenas holding freed memory
+# (TorchRuntime.LimitMallocArenas, docs/benchmarks.md).
 ENV ASPNETCORE_HTTP_PORTS=8080 \
     DOTNET_SHUTDOWNTIMEOUTSECONDS=60 \
+    MALLOC_ARENA_MAX=2 \
     HF_HOME=/models/huggingface \
     Captioner__Device=auto \
     NVIDIA_VISIBLE_DEVICES=all \

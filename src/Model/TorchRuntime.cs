@@ -159,7 +159,7 @@ public static class TorchRuntime
         }
     }
 
-    private const int MTrimThreshold = -1, MMmapThreshold = -3, MMmapMax = -4;
+    private const int MTrimThreshold = -1, MMmapThreshold = -3, MMmapMax = -4, MArenaMax = -8;
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
@@ -167,13 +167,58 @@ public static class TorchRuntime
     /// <summary>
     /// What must happen before libtorch is loaded, which it reads only then: OpenMP's passive waits
     /// (<see cref="PreferPassiveOpenMpWaits"/>) and MKL's fast path where that applies
-    /// (<see cref="MklIntelPath"/>). Cheap, and loads nothing of libtorch: the apps call it first thing,
-    /// and <see cref="EnsureLoaded"/> calls it again (it acts once).
+    /// (<see cref="MklIntelPath"/>); and, while the process has few threads yet, the limit on glibc's
+    /// malloc arenas (<see cref="LimitMallocArenas"/>). Cheap, and loads nothing of libtorch: the apps
+    /// call it first thing, and <see cref="EnsureLoaded"/> calls it again (it acts once).
     /// </summary>
     public static void PrepareProcess()
     {
         PreferPassiveOpenMpWaits();
+        LimitMallocArenas();
         MklIntelPath.Apply();
+    }
+
+    /// <summary>Most glibc malloc arenas: one per core, at least 2 and at most 8.</summary>
+    public static int MallocArenaLimit(int processors) => Math.Clamp(processors, 2, 8);
+
+    /// <summary>What <see cref="LimitMallocArenas"/> did: the limit, or why there is none.</summary>
+    public static string MallocArenas { get; private set; } = "not set yet";
+
+    /// <summary>
+    /// Limits glibc's malloc arenas to <see cref="MallocArenaLimit"/> (Linux; unless MALLOC_ARENA_MAX
+    /// or GLIBC_TUNABLES already say how many). glibc gives each new thread an arena of its own, up to
+    /// 8 per core, and each may keep up to 64 MiB of freed memory at its top, which <c>malloc_trim</c>
+    /// does not give back (it trims only the main arena's top). Image decoding allocates blocks of up
+    /// to 32 MiB on whichever thread decodes, so under a stream of large uploads more and more arenas
+    /// held such a top: in the soak the service's resident set 10 s after the traffic was 547 MiB
+    /// after one minute of it and 836 MiB after six. With MALLOC_ARENA_MAX=2 from the start (what the
+    /// container sets) it stayed at 430-490 MiB through four minutes and ended at 437 MiB, with the
+    /// same latencies. From inside the process the limit comes late: the runtime's threads have made
+    /// about 9 arenas before Main, and later threads share those (619 MiB after six minutes, still
+    /// growing); docs/benchmarks.md has the runs. glibc fixes its own limit once a process has more
+    /// than 8 arenas: call this first thing.
+    /// </summary>
+    public static void LimitMallocArenas()
+    {
+        if (MallocArenas != "not set yet") return;
+        if (!OperatingSystem.IsLinux()) { MallocArenas = "not glibc (not Linux)"; return; }
+        if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { } set) { MallocArenas = $"{set} (MALLOC_ARENA_MAX)"; return; }
+        if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { } tunables && tunables.Contains("arena_max", StringComparison.Ordinal))
+        {
+            MallocArenas = $"as GLIBC_TUNABLES says ({tunables})";
+            return;
+        }
+        int limit = MallocArenaLimit(Environment.ProcessorCount);
+        try
+        {
+            MallocArenas = mallopt(MArenaMax, limit) == 1
+                ? $"at most {limit} for arenas made from now on (MALLOC_ARENA_MAX={limit} in the environment covers the whole process)"
+                : "glibc refused the limit";
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            MallocArenas = "not glibc (no mallopt)";
+        }
     }
 
     /// <summary>Loads libtorch through TorchSharp, turning a failure into a message a person can act on,

@@ -34,4 +34,25 @@ public class TorchRuntimeTests
     {
         Assert.Contains(message, Assert.Throws<ArgumentException>(() => TorchRuntime.ResolvePrecision(spec, CPU)).Message);
     }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(6, 6)]
+    [InlineData(64, 8)]
+    public void Malloc_arenas_are_one_per_core_at_least_two_at_most_eight(int processors, int arenas)
+    {
+        Assert.Equal(arenas, TorchRuntime.MallocArenaLimit(processors));
+    }
+
+    [Fact]
+    public void The_process_asks_glibc_for_the_arena_limit_unless_the_environment_sets_one()
+    {
+        TorchRuntime.PrepareProcess();
+        if (!OperatingSystem.IsLinux()) return; // glibc only
+        var expected = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { } set
+            ? $"{set} (MALLOC_ARENA_MAX)"
+            : $"at most {TorchRuntime.MallocArenaLimit(Environment.ProcessorCount)} for arenas made from now on";
+        Assert.StartsWith(expected, TorchRuntime.MallocArenas);
+    }
 }

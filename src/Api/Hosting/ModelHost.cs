@@ -49,8 +49,8 @@ public sealed class ModelHost(IOptions<CaptionerOptions> options, ILogger<ModelH
 
             state = "loading model";
             var load = Stopwatch.StartNew();
-            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath})",
-                checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status);
+            logger.LogInformation("Loading checkpoint {Checkpoint} onto {Device} as {DType} ({DTypeReason}; {Threads} CPU threads; MKL Intel path {MklIntelPath}; malloc arenas {MallocArenas})",
+                checkpoint, placement.DeviceName, placement.DTypeName, placement.DTypeReason, TorchRuntime.Threads, MklIntelPath.Status, TorchRuntime.MallocArenas);
             var pipeline = placement.Load(checkpoint, o.ToImageLimits(), converted);
             if (o.CpuKernels) pipeline.Model.UseCpuKernels();
             logger.LogInformation("CPU kernels for decoding: {CpuKernels}", pipeline.Model.KernelStatus);
