@@ -182,7 +182,9 @@ public static class TorchRuntime
     public static int MallocArenaLimit(int processors) => Math.Clamp(processors, 2, 8);
 
     /// <summary>What <see cref="LimitMallocArenas"/> did: the limit, or why there is none.</summary>
-    public static string MallocArenas { get; private set; } = "not set yet";
+    public static string MallocArenas => ArenasDecided ?? "not set yet";
+
+    private static string? ArenasDecided;
 
     /// <summary>
     /// Limits glibc's malloc arenas to <see cref="MallocArenaLimit"/> (Linux; unless MALLOC_ARENA_MAX
@@ -198,26 +200,24 @@ public static class TorchRuntime
     /// growing); docs/benchmarks.md has the runs. glibc fixes its own limit once a process has more
     /// than 8 arenas: call this first thing.
     /// </summary>
-    public static void LimitMallocArenas()
+    public static void LimitMallocArenas() => ArenasDecided ??= ArenaLimit();
+
+    private static string ArenaLimit()
     {
-        if (MallocArenas != "not set yet") return;
-        if (!OperatingSystem.IsLinux()) { MallocArenas = "not glibc (not Linux)"; return; }
-        if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { } set) { MallocArenas = $"{set} (MALLOC_ARENA_MAX)"; return; }
+        if (!OperatingSystem.IsLinux()) return "not glibc (not Linux)";
+        if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { } set) return $"{set} (MALLOC_ARENA_MAX)";
         if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { } tunables && tunables.Contains("arena_max", StringComparison.Ordinal))
-        {
-            MallocArenas = $"as GLIBC_TUNABLES says ({tunables})";
-            return;
-        }
+            return $"as GLIBC_TUNABLES says ({tunables})";
         int limit = MallocArenaLimit(Environment.ProcessorCount);
         try
         {
-            MallocArenas = mallopt(MArenaMax, limit) == 1
+            return mallopt(MArenaMax, limit) == 1
                 ? $"at most {limit} for arenas made from now on (MALLOC_ARENA_MAX={limit} in the environment covers the whole process)"
                 : "glibc refused the limit";
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            MallocArenas = "not glibc (no mallopt)";
+            return "not glibc (no mallopt)";
         }
     }
 
