@@ -105,7 +105,7 @@ public static class Soak
             catch (OperationCanceledException) { }
         });
         async Task<MemorySample> Sample(string name) => new(clock.Elapsed.TotalSeconds, name, ProcessMemory.ResidentMiB(service.Id),
-            await Metric(http, keys[0], "dotnet_gc_last_collection_memory_committed_size_bytes") / (1 << 20));
+            (await Metric(http, keys[0], "dotnet_gc_last_collection_memory_committed_size_bytes") ?? double.NaN) / (1 << 20));
 
         var failures = new ConcurrentQueue<string>();
         var hostileAnswers = new ConcurrentDictionary<(string Case, string Answer), int>();
@@ -121,12 +121,13 @@ public static class Soak
         await Task.Delay(TimeSpan.FromSeconds(o.IdleSeconds), cancellationToken);
         await stopSampling.CancelAsync();
         await sampling;
-        memory.Enqueue(await Sample("end"));
-        double peakMiB = ProcessMemory.PeakMiB(service.Id), endMiB = ProcessMemory.ResidentMiB(service.Id);
-        long live = (long)await Metric(http, keys[0], "captioner_tensors_live");
+        var end = await Sample("end");
+        memory.Enqueue(end);
+        double peakMiB = ProcessMemory.PeakMiB(service.Id);
+        long live = (long)(await Metric(http, keys[0], "captioner_tensors_live") ?? -1);
         var answered = hostileAnswers.GroupBy(h => h.Key.Case)
             .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, int>)g.ToDictionary(x => x.Key.Answer, x => x.Value));
-        var report = new SoakReport(baseline, mixed, failures.ToList(), answered, startMiB, afterGoodMiB, peakMiB, endMiB, live, memory.ToList(), "");
+        var report = new SoakReport(baseline, mixed, failures.ToList(), answered, startMiB, afterGoodMiB, peakMiB, end.ResidentMiB, live, memory.ToList(), "");
         report = report with { Markdown = Markdown(report, o, loadBefore, clock.Elapsed) };
         if (o.Output is not null) LoadTest.ReplaceSection(o.Output, Begin, End, report.Markdown);
         return report;
@@ -229,15 +230,15 @@ public static class Soak
 
     private static string Caption(string body) => JsonDocument.Parse(body).RootElement.GetProperty("caption").GetString() ?? "";
 
-    /// <summary>One value from the service's Prometheus scrape (-1 when it has none).</summary>
-    private static async Task<double> Metric(HttpClient http, string key, string name)
+    /// <summary>One value from the service's Prometheus scrape (null when it has none).</summary>
+    private static async Task<double?> Metric(HttpClient http, string key, string name)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         request.Headers.Add("X-Api-Key", key);
         using var response = await http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         var match = Regex.Match(text, $@"^{Regex.Escape(name)}(?:\{{[^}}]*\}})? ([0-9.eE+-]+)", RegexOptions.Multiline);
-        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 
     private static string Markdown(SoakReport r, SoakOptions o, string loadBefore, TimeSpan took)
